@@ -1,0 +1,206 @@
+package tdbcore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// ErrStopTraverse may be returned by a traverse callback to end the
+// traversal early without an error.
+var ErrStopTraverse = errors.New("tdbcore: stop traverse")
+
+type travLock struct {
+	hash  uint32
+	off   uint32
+	write bool
+	walk  chainWalk
+}
+
+// Traverse calls fn for every live record in chain order (the order
+// tdbdump prints) and returns how many it visited. fn gets copies and may
+// store and delete records, including the current one, through this DB: as
+// in libtdb, records deleted while a traversal is positioned on them are
+// only marked dead and reclaimed later. Records added during the traversal
+// may or may not be visited. Returning ErrStopTraverse ends it early; any
+// other error ends it and is returned. Holds the transaction lock for
+// write, so transactions of other handles wait until it ends.
+func (t *DB) Traverse(fn func(key, value []byte) error) (int, error) {
+	return t.traverse(fn, !t.readOnly)
+}
+
+// TraverseRead is Traverse taking only read locks; it does not reclaim
+// dead records and does not block other readers' traversals.
+func (t *DB) TraverseRead(fn func(key, value []byte) error) (int, error) {
+	return t.traverse(fn, false)
+}
+
+func (t *DB) traverse(fn func(key, value []byte) error, write bool) (int, error) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return 0, fmt.Errorf("tdbcore: %s: %w", t.path, ErrClosed)
+	}
+	inAll := t.allHeld
+	t.traversals++
+	if write {
+		t.traverseWrite++
+	}
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		t.traversals--
+		if write {
+			t.traverseWrite--
+		}
+		t.mu.Unlock()
+	}()
+	if !inAll {
+		if err := t.lockByte(transactionLockOff, write, true, false); err != nil {
+			return 0, err
+		}
+		defer t.unlockByte(transactionLockOff, write, false)
+	}
+	tl := travLock{write: write}
+	count := 0
+	for {
+		key, val, ok, err := t.nextLock(&tl)
+		if err != nil {
+			return count, err
+		}
+		if !ok {
+			return count, nil
+		}
+		count++
+		if ferr := fn(key, val); ferr != nil {
+			t.mu.Lock()
+			t.unlockRecord(tl.off)
+			t.mu.Unlock()
+			if ferr == ErrStopTraverse {
+				return count, nil
+			}
+			return count, ferr
+		}
+	}
+}
+
+func (t *DB) lockRecord(off uint32) error {
+	if t.allHeld || off == 0 {
+		return nil
+	}
+	return t.lockByte(off, false, true, false)
+}
+
+func (t *DB) unlockRecord(off uint32) {
+	if t.allHeld || off == 0 {
+		return
+	}
+	t.unlockByte(off, false, false)
+}
+
+// nextLock advances tl to the next live record, returning copies of its
+// key and value with the record's traverse lock held.
+func (t *DB) nextLock(tl *travLock) (key, val []byte, ok bool, err error) {
+	wantNext := tl.off != 0
+	for ; tl.hash < t.hashSize; tl.hash++ {
+		if tl.off == 0 && tl.hash != 0 {
+			t.mu.Lock()
+			for tl.hash < t.hashSize {
+				v, err := t.readOff(hashTop(tl.hash))
+				if err != nil || v != 0 {
+					break
+				}
+				tl.hash++
+			}
+			t.mu.Unlock()
+			if tl.hash == t.hashSize {
+				break
+			}
+		}
+		t.mu.Lock()
+		inAll := t.allHeld
+		t.mu.Unlock()
+		lockOff := chainLockOff(tl.hash)
+		if !inAll {
+			if err := t.lockByte(lockOff, tl.write, true, true); err != nil {
+				return nil, nil, false, err
+			}
+		}
+		t.mu.Lock()
+		key, val, ok, err = t.walkChain(tl, wantNext)
+		t.unlockAfter(lockOff, tl.write, inAll)
+		if err != nil || ok {
+			if err != nil {
+				tl.off = 0
+			}
+			return key, val, ok, err
+		}
+		wantNext = false
+	}
+	return nil, nil, false, nil
+}
+
+func (t *DB) walkChain(tl *travLock, wantNext bool) (key, val []byte, ok bool, err error) {
+	if tl.off == 0 {
+		if tl.off, err = t.readOff(hashTop(tl.hash)); err != nil {
+			return
+		}
+		tl.walk = t.newWalk(tl.off)
+	} else {
+		t.unlockRecord(tl.off)
+	}
+	if wantNext {
+		r, err := t.readRec(tl.off)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		if err := tl.walk.step(tl.off, r.next); err != nil {
+			return nil, nil, false, err
+		}
+		tl.off = r.next
+	}
+	for tl.off != 0 {
+		r, err := t.readRec(tl.off)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		if tl.off == r.next {
+			return nil, nil, false, t.corrupt(tl.off, "record points to itself")
+		}
+		if !r.dead() {
+			kv, err := t.read(tl.off+recHdrSize, r.keyLen+r.dataLen)
+			if uint64(r.keyLen)+uint64(r.dataLen) > uint64(r.recLen) {
+				err = t.corrupt(tl.off, "key and data (%d+%d bytes) overrun the record (%d bytes)", r.keyLen, r.dataLen, r.recLen)
+			}
+			if err != nil {
+				return nil, nil, false, err
+			}
+			kv = bytes.Clone(kv)
+			if err := t.lockRecord(tl.off); err != nil {
+				return nil, nil, false, err
+			}
+			return kv[:r.keyLen:r.keyLen], kv[r.keyLen:], true, nil
+		}
+		cur := tl.off
+		if err := tl.walk.step(tl.off, r.next); err != nil {
+			return nil, nil, false, err
+		}
+		tl.off = r.next
+		if tl.write && !t.readOnly {
+			if err := t.doDelete(cur, r); err != nil {
+				return nil, nil, false, err
+			}
+		}
+	}
+	return nil, nil, false, nil
+}
+
+// Keys returns every key, in traversal order.
+func (t *DB) Keys() ([][]byte, error) {
+	var keys [][]byte
+	_, err := t.TraverseRead(func(k, _ []byte) error {
+		keys = append(keys, k)
+		return nil
+	})
+	return keys, err
+}
