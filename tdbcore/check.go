@@ -1,7 +1,5 @@
 package tdbcore
 
-
-
 // Check verifies the whole file the way `tdbtool check` does: every
 // record in the data area is well formed (magic, length, tailer, key hash
 // and chain), every live or dead record is on exactly one chain, and every
@@ -145,4 +143,3 @@ func (t *DB) checkLocked() (int, error) {
 	}
 	return count, nil
 }
-

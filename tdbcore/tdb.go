@@ -67,7 +67,7 @@ const (
 // Options control Open. The zero value opens read-write, creates the
 // file if missing with mode 0600, the default hash size and hash.
 type Options struct {
-	HashSize int  // hash chains for a new file; 0 means 131
+	HashSize int // hash chains for a new file; 0 means 131
 	Flags    Flags
 	ReadOnly bool // open O_RDONLY: no writes, and (as libtdb) no kernel locks
 	NoCreate bool // fail if the file does not exist or is not a TDB
