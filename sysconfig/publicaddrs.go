@@ -81,7 +81,7 @@ func ParsePublicAddresses(path string, data []byte, defaultIface string) ([]Publ
 }
 
 func parseMaskBits(s string, max int) (int, error) {
-	if s == "" || len(s) > 3 {
+	if s == "" {
 		return 0, fmt.Errorf("mask %q must be a number of bits from 1 to %d", s, max)
 	}
 	bits := 0
@@ -89,7 +89,9 @@ func parseMaskBits(s string, max int) (int, error) {
 		if c < '0' || c > '9' {
 			return 0, fmt.Errorf("mask %q must be a number of bits from 1 to %d (not a dotted netmask)", s, max)
 		}
-		bits = bits*10 + int(c-'0')
+		if bits = bits*10 + int(c-'0'); bits > 1000 {
+			break
+		}
 	}
 	if bits < 1 || bits > max {
 		return 0, fmt.Errorf("mask %d is out of range: 1 to %d bits", bits, max)
