@@ -58,10 +58,10 @@ type ScriptResult struct {
 	Errno    syscall.Errno `json:"errno,omitempty"` // for StatusCannotRun
 	Start    time.Time     `json:"start"`
 	Duration time.Duration `json:"duration_ns"`
-	Output   string        `json:"output"`              // stdout and stderr interleaved, bounded
-	Dropped  int64         `json:"dropped,omitempty"`   // output bytes dropped past the bound
-	Detail   string        `json:"detail,omitempty"`    // for logs: why CANNOT RUN, who timed out
-	HungPID  int           `json:"hung_pid,omitempty"`  // for StatusTimedOut
+	Output   string        `json:"output"`             // stdout and stderr interleaved, bounded
+	Dropped  int64         `json:"dropped,omitempty"`  // output bytes dropped past the bound
+	Detail   string        `json:"detail,omitempty"`   // for logs: why CANNOT RUN, who timed out
+	HungPID  int           `json:"hung_pid,omitempty"` // for StatusTimedOut
 	Signaled string        `json:"signaled,omitempty"` // signal that ended the script, if any
 }
 
