@@ -438,6 +438,13 @@ func (p *shellParser) line(n int, raw string) error {
 		p.ignore(n, text, "not an assignment")
 		return nil
 	}
+	if export && !isAssign {
+		// `export NAME` marks a variable; `export -p` and other forms set nothing.
+		if lit, ok := first.plain(); !ok || !validName(lit) {
+			p.ignore(n, text, "not an assignment")
+			return nil
+		}
+	}
 	if startDepth > 0 {
 		p.ignore(n, text, "inside a compound command (if, case, for, while or a function): ctdbd does not evaluate it")
 		return nil

@@ -144,7 +144,7 @@ func TestParseShellRejected(t *testing.T) {
 }
 
 func TestParseShellIgnoredLines(t *testing.T) {
-	text := "ulimit -n 10000\n. /etc/other\nif [ -f /x ]; then\n  CTDB_MANAGES_NFS=yes\nfi\nCTDB_A=1\n"
+	text := "ulimit -n 10000\n. /etc/other\nif [ -f /x ]; then\n  CTDB_MANAGES_NFS=yes\nfi\nCTDB_A=1\nexport -p >/dev/null\n"
 	f, err := ParseShell("f", []byte(text), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func TestParseShellIgnoredLines(t *testing.T) {
 			warned = append(warned, ig.Line)
 		}
 	}
-	if want := []int{1, 2, 3, 4, 5}; !equalInts(lines, want) {
+	if want := []int{1, 2, 3, 4, 5, 7}; !equalInts(lines, want) {
 		t.Errorf("ignored lines %v, want %v", lines, want)
 	}
 	if want := []int{4}; !equalInts(warned, want) {
