@@ -40,6 +40,36 @@ func (t *DB) updateTailer(off uint32, r *record) error {
 	return t.writeOff(off+total-4, total)
 }
 
+// mergeLeft merges the free-to-be record r at off into the record
+// directly on its left when that one is free. It reports whether it did,
+// and returns the enlarged left record.
+func (t *DB) mergeLeft(off uint32, r *record) (bool, uint32, record, error) {
+	ds := dataStart(t.hashSize)
+	if off < 4 || off-4 <= ds {
+		return false, 0, record{}, nil
+	}
+	size, err := t.readOff(off - 4)
+	if err != nil || size == 0 || size == padU32 || size > off {
+		return false, 0, record{}, nil
+	}
+	left := off - size
+	if left < ds {
+		return false, 0, record{}, nil
+	}
+	l, err := t.readRecRaw(left)
+	if err != nil || l.magic != freeMagic {
+		return false, 0, record{}, nil
+	}
+	l.recLen += recHdrSize + r.recLen
+	if err := t.writeRec(left, &l); err != nil {
+		return false, 0, l, err
+	}
+	if err := t.updateTailer(left, &l); err != nil {
+		return false, 0, l, err
+	}
+	return true, left, l, nil
+}
+
 // free puts the record at off on the free list, merging it into a free
 // record directly on its left. The caller has unlinked it from its chain.
 func (t *DB) free(off uint32, r record) error {
@@ -50,20 +80,8 @@ func (t *DB) free(off uint32, r record) error {
 	if err := t.updateTailer(off, &r); err != nil {
 		return err
 	}
-	ds := dataStart(t.hashSize)
-	if leftTail := off - 4; off >= 4 && leftTail > ds {
-		if size, err := t.readOff(leftTail); err == nil && size != 0 && size != padU32 && size <= off {
-			left := off - size
-			if left >= ds {
-				if l, err := t.readRecRaw(left); err == nil && l.magic == freeMagic {
-					l.recLen += recHdrSize + r.recLen
-					if err := t.writeRec(left, &l); err != nil {
-						return err
-					}
-					return t.updateTailer(left, &l)
-				}
-			}
-		}
+	if merged, _, _, err := t.mergeLeft(off, &r); err != nil || merged {
+		return err
 	}
 	r.magic = freeMagic
 	head, err := t.readOff(freelistTop)
@@ -109,25 +127,76 @@ func (t *DB) readFree(off uint32) (record, error) {
 // file. The chain of hash is locked.
 func (t *DB) allocate(hash, length uint32) (uint32, record, error) {
 	if t.maxDead > 0 {
+		// libtdb tries the chains from this one on with non-blocking
+		// locks; uncontended, that is this chain, then the free list.
 		if ptr, r, last, err := t.findDead(hash, length); err != nil {
 			return 0, r, err
 		} else if ptr != 0 {
 			return ptr, r, t.writeOff(last, r.next)
 		}
-		if err := t.lockFreelist(true); err != nil {
-			return 0, record{}, err
-		}
-		defer t.unlockFreelist()
-		if err := t.purgeDead(hash); err != nil {
-			return 0, record{}, err
-		}
-		return t.allocateFromFreelist(length)
 	}
 	if err := t.lockFreelist(true); err != nil {
 		return 0, record{}, err
 	}
 	defer t.unlockFreelist()
+	// Dead records can exist even with MaxDead 0 (deleted under a
+	// traversal): give this chain's back first.
+	if err := t.trimDead(hash, 0); err != nil {
+		return 0, record{}, err
+	}
 	return t.allocateFromFreelist(length)
+}
+
+// trimDead frees the dead records of hash's chain beyond the first keep,
+// except ones a traversal is positioned on.
+func (t *DB) trimDead(hash uint32, keep int) error {
+	last := hashTop(t.bucket(hash))
+	ptr, err := t.readOff(last)
+	if err != nil {
+		return err
+	}
+	locked := false
+	defer func() {
+		if locked {
+			t.unlockFreelist()
+		}
+	}()
+	w := t.newWalk(ptr)
+	dead := 0
+	for ptr != 0 {
+		r, err := t.readRec(ptr)
+		if err != nil {
+			return err
+		}
+		next := r.next
+		deleted := false
+		if r.dead() {
+			dead++
+			if dead > keep && !t.recordInUse(ptr) {
+				if !locked {
+					if err := t.lockFreelist(true); err != nil {
+						return err
+					}
+					locked = true
+				}
+				if err := t.writeOff(last, next); err != nil {
+					return err
+				}
+				if err := t.free(ptr, r); err != nil {
+					return err
+				}
+				deleted = true
+			}
+		}
+		if !deleted {
+			last = ptr
+			if err := w.step(ptr, next); err != nil {
+				return err
+			}
+		}
+		ptr = next
+	}
+	return nil
 }
 
 func (t *DB) findDead(hash, length uint32) (uint32, record, uint32, error) {
@@ -156,13 +225,14 @@ func (t *DB) findDead(hash, length uint32) (uint32, record, uint32, error) {
 	return bestPtr, best, bestLast, nil
 }
 
-// allocateFromFreelist is libtdb's best-fit search with its exact
-// over-allocation and float arithmetic, so that files grow identically.
+// allocateFromFreelist is libtdb's best-fit search, with its exact
+// over-allocation, float arithmetic and merging of adjacent free records
+// during the scan, so that files evolve byte for byte as with libtdb.
 func (t *DB) allocateFromFreelist(length uint32) (uint32, record, error) {
 	length = uint32(float64(length) * 1.25)
 	length += 4
 	length = alignUp(length, 4)
-	for tries := 0; ; tries++ {
+	for expanded := false; ; {
 		last := uint32(freelistTop)
 		ptr, err := t.readOff(freelistTop)
 		if err != nil {
@@ -170,11 +240,33 @@ func (t *DB) allocateFromFreelist(length uint32) (uint32, record, error) {
 		}
 		var bestPtr, bestLast, bestLen uint32
 		multiplier := float32(1.0)
+		mergedCandidate := false
 		w := t.newWalk(ptr)
-		for ptr != 0 {
+		for steps := uint64(0); ptr != 0; steps++ {
+			if steps > uint64(t.mapSize)/recHdrSize+1 {
+				return 0, record{}, t.corrupt(freelistTop, "free list longer than the file can hold")
+			}
 			r, err := t.readFree(ptr)
 			if err != nil {
 				return 0, r, err
+			}
+			merged, left, l, err := t.mergeLeft(ptr, &r)
+			if err != nil {
+				return 0, r, err
+			}
+			if merged {
+				ptr = r.next
+				if err := t.writeOff(last, r.next); err != nil {
+					return 0, r, err
+				}
+				if bestPtr == left {
+					bestLen = l.recLen
+				}
+				if l.recLen > length {
+					mergedCandidate = true
+				}
+				w = t.newWalk(ptr)
+				continue
 			}
 			if r.recLen >= length && (bestPtr == 0 || r.recLen < bestLen) {
 				bestLen, bestPtr, bestLast = r.recLen, ptr, last
@@ -195,12 +287,16 @@ func (t *DB) allocateFromFreelist(length uint32) (uint32, record, error) {
 			}
 			return t.allocateOfs(length, bestPtr, r, bestLast)
 		}
-		if tries > 0 {
+		if mergedCandidate {
+			continue
+		}
+		if expanded {
 			return 0, record{}, t.corrupt(freelistTop, "no free space after expanding the file")
 		}
 		if err := t.expand(length + recHdrSize); err != nil {
 			return 0, record{}, err
 		}
+		expanded = true
 	}
 }
 

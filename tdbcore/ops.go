@@ -319,24 +319,14 @@ func (t *DB) deleteLocked(key []byte, h uint32) error {
 	if ptr == 0 {
 		return ErrNotFound
 	}
-	if t.maxDead > 0 {
-		n, err := t.countDead(h)
-		if err != nil {
-			return err
-		}
-		if n >= t.maxDead {
-			if err := t.purgeDead(h); err != nil {
-				return err
-			}
-		}
-		if err := t.writeOff(ptr+20, deadMagic); err != nil {
-			return err
-		}
-	} else if err := t.doDelete(ptr, r); err != nil {
+	// As libtdb 1.4: mark it dead, then give dead records beyond MaxDead
+	// back to the free list.
+	r.magic = deadMagic
+	if err := t.writeRec(ptr, &r); err != nil {
 		return err
 	}
 	t.incSeqnum()
-	return nil
+	return t.trimDead(h, t.maxDead)
 }
 
 // doDelete unlinks the record at ptr and frees it, or only marks it dead
@@ -348,6 +338,14 @@ func (t *DB) doDelete(ptr uint32, r record) error {
 	if (t.traverseWrite > 0 && !r.dead()) || t.recordInUse(ptr) {
 		r.magic = deadMagic
 		return t.writeRec(ptr, &r)
+	}
+	// Mark it dead first (as libtdb 1.4.8 does): a crash before the
+	// unlink leaves a dead record, not a live one outside any chain.
+	if !r.dead() {
+		r.magic = deadMagic
+		if err := t.writeOff(ptr+20, deadMagic); err != nil {
+			return err
+		}
 	}
 	top := hashTop(t.bucket(r.fullHash))
 	last := top
@@ -389,58 +387,6 @@ func (t *DB) recordInUse(ptr uint32) bool {
 	}
 	_ = t.ofd(unlck, ptr, 1, false)
 	return false
-}
-
-func (t *DB) countDead(h uint32) (int, error) {
-	ptr, err := t.readOff(hashTop(t.bucket(h)))
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	w := t.newWalk(ptr)
-	for ptr != 0 {
-		r, err := t.readRec(ptr)
-		if err != nil {
-			return 0, err
-		}
-		if r.dead() {
-			n++
-		}
-		if err := w.step(ptr, r.next); err != nil {
-			return 0, err
-		}
-		ptr = r.next
-	}
-	return n, nil
-}
-
-func (t *DB) purgeDead(h uint32) error {
-	if t.lockFreelist(false) != nil {
-		return nil
-	}
-	defer t.unlockFreelist()
-	ptr, err := t.readOff(hashTop(t.bucket(h)))
-	if err != nil {
-		return err
-	}
-	w := t.newWalk(ptr)
-	for ptr != 0 {
-		r, err := t.readRec(ptr)
-		if err != nil {
-			return err
-		}
-		if err := w.step(ptr, r.next); err != nil {
-			return err
-		}
-		next := r.next
-		if r.dead() {
-			if err := t.doDelete(ptr, r); err != nil {
-				return err
-			}
-		}
-		ptr = next
-	}
-	return nil
 }
 
 func (t *DB) incSeqnum() {
