@@ -226,3 +226,75 @@ func TestInteropSameFile(t *testing.T) {
 		})
 	}
 }
+
+// TestInteropTransactions applies the same batches of operations inside
+// transactions with libtdb and tdbcore: the recovery area, growth inside
+// transactions and the repack that may follow must give identical files.
+func TestInteropTransactions(t *testing.T) {
+	py := pythonTDB(t)
+	for _, tc := range []struct {
+		name  string
+		flags Flags
+	}{{"oldhash", 0}, {"jenkins", IncompatibleHash}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ops, model := genOps(7, 6000)
+			var sb strings.Builder
+			const batch = 700
+			for i, o := range ops {
+				if i%batch == 0 {
+					sb.WriteString("TS\n")
+				}
+				if o.del {
+					fmt.Fprintf(&sb, "D %s\n", hx(o.key))
+				} else {
+					fmt.Fprintf(&sb, "S %d %s %s\n", o.flag, hx(o.key), hx(o.val))
+				}
+				if i%batch == batch-1 || i == len(ops)-1 {
+					sb.WriteString("TC\n")
+				}
+			}
+			opsFile := filepath.Join(dir, "ops.txt")
+			if err := os.WriteFile(opsFile, []byte(sb.String()), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfile := filepath.Join(dir, "c.tdb")
+			cmd := exec.Command(py, "-c", pyApply, cfile, "0", fmt.Sprint(int(tc.flags|NoSync)), opsFile)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("python: %v\n%s", err, out)
+			}
+			gfile := filepath.Join(dir, "g.tdb")
+			db, err := Open(gfile, &Options{Flags: tc.flags | NoSync})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < len(ops); i += batch {
+				if err := db.TransactionStart(); err != nil {
+					t.Fatal(err)
+				}
+				applyGo(t, db, ops[i:min(i+batch, len(ops))])
+				if err := db.TransactionCommit(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			db.Close()
+			tdbtoolCheck(t, gfile)
+			if gd, cd := tdbdump(t, gfile), tdbdump(t, cfile); gd != cd {
+				t.Fatalf("tdbdump differs")
+			}
+			gb, _ := os.ReadFile(gfile)
+			cb, _ := os.ReadFile(cfile)
+			if !bytes.Equal(gb, cb) {
+				t.Errorf("files are not byte-identical (%d vs %d bytes)", len(gb), len(cb))
+			}
+			db, err = Open(gfile, &Options{ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if n, err := db.Check(); err != nil || n != len(model) {
+				t.Fatalf("check: %d %v", n, err)
+			}
+		})
+	}
+}
