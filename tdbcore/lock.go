@@ -3,6 +3,7 @@ package tdbcore
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,6 +30,7 @@ type lockTable struct {
 	mu      sync.Mutex
 	cond    sync.Cond
 	ents    map[uint32]*lockEnt
+	local   map[uint32]*lockEnt // chain locks between goroutines inside an all-record lock
 	all     lockEnt // the all-record lock
 	chainRd int     // chain/record entries held for read
 	chainWr int     // chain/record entries held for write
@@ -37,6 +39,53 @@ type lockTable struct {
 func (lt *lockTable) init() {
 	lt.cond.L = &lt.mu
 	lt.ents = make(map[uint32]*lockEnt)
+	lt.local = make(map[uint32]*lockEnt)
+}
+
+// lockLocal excludes goroutines of this handle from each other on chain
+// off while the handle holds the all-record lock (no kernel lock needed).
+func (t *DB) lockLocal(off uint32, write, wait bool) error {
+	lt := &t.locks
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	for {
+		e := lt.local[off]
+		if e == nil {
+			e = &lockEnt{}
+			lt.local[off] = e
+		}
+		if !e.writer && !(write && e.readers > 0) {
+			if write {
+				e.writer = true
+			} else {
+				e.readers++
+			}
+			return nil
+		}
+		if !wait {
+			return fmt.Errorf("tdbcore: %s: chain lock at offset %d held by another goroutine: %w", t.path, off, ErrWouldBlock)
+		}
+		lt.cond.Wait()
+	}
+}
+
+func (t *DB) unlockLocal(off uint32, write bool) {
+	lt := &t.locks
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	e := lt.local[off]
+	if e == nil {
+		return
+	}
+	if write {
+		e.writer = false
+	} else {
+		e.readers--
+	}
+	if !e.writer && e.readers == 0 {
+		delete(lt.local, off)
+	}
+	lt.cond.Broadcast()
 }
 
 // ofd takes, converts or releases a kernel OFD lock on [start, start+n)
@@ -45,14 +94,21 @@ func (t *DB) ofd(typ int16, start, n uint32, wait bool) error {
 	if t.flags&NoLock != 0 {
 		return nil
 	}
-	cmd := unix.F_OFD_SETLK
-	if wait {
-		cmd = unix.F_OFD_SETLKW
-	}
+	// Waiting is done by polling F_OFD_SETLK, never by sleeping in
+	// F_OFD_SETLKW: the kernel's deadlock detector treats every goroutine
+	// of a handle as one lock owner, so a goroutine sleeping in the kernel
+	// while another goroutine of the handle holds a lock would make C
+	// processes' blocking fcntl calls fail with a spurious EDEADLK.
 	fl := unix.Flock_t{Type: typ, Whence: 0, Start: int64(start), Len: int64(n)}
+	backoff := 5 * time.Microsecond
 	for {
-		err := unix.FcntlFlock(uintptr(t.fd), cmd, &fl)
+		err := unix.FcntlFlock(uintptr(t.fd), unix.F_OFD_SETLK, &fl)
 		if err == unix.EINTR {
+			continue
+		}
+		if (err == unix.EAGAIN || err == unix.EACCES) && wait {
+			time.Sleep(backoff)
+			backoff = min(backoff*2, 2*time.Millisecond)
 			continue
 		}
 		if err == unix.EAGAIN || err == unix.EACCES {

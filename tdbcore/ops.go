@@ -21,17 +21,13 @@ func (t *DB) withChain(hash uint32, write, wait bool, fn func() error) error {
 		inAll := t.allHeld
 		t.mu.Unlock()
 		off := chainLockOff(t.bucket(hash))
-		if !inAll {
-			if err := t.lockByte(off, write, wait, true); err != nil {
-				return err
-			}
+		if err := t.lockChainFor(off, write, wait, inAll); err != nil {
+			return err
 		}
 		t.mu.Lock()
 		if t.allHeld != inAll || t.closed {
 			t.mu.Unlock()
-			if !inAll {
-				t.unlockByte(off, write, true)
-			}
+			t.unlockChainFor(off, write, inAll)
 			continue
 		}
 		var err error
@@ -60,7 +56,22 @@ func (t *DB) withChain(hash uint32, write, wait bool, fn func() error) error {
 
 func (t *DB) unlockAfter(off uint32, write, inAll bool) {
 	t.mu.Unlock()
-	if !inAll {
+	t.unlockChainFor(off, write, inAll)
+}
+
+// lockChainFor takes a chain lock: in the kernel and in-process normally,
+// only in-process while this handle holds the all-record lock.
+func (t *DB) lockChainFor(off uint32, write, wait, inAll bool) error {
+	if inAll {
+		return t.lockLocal(off, write, wait)
+	}
+	return t.lockByte(off, write, wait, true)
+}
+
+func (t *DB) unlockChainFor(off uint32, write, inAll bool) {
+	if inAll {
+		t.unlockLocal(off, write)
+	} else {
 		t.unlockByte(off, write, true)
 	}
 }
@@ -445,10 +456,8 @@ func (t *DB) chainLock(key []byte, write, wait bool) (*Chain, error) {
 		t.mu.Lock()
 		inAll := t.allHeld
 		t.mu.Unlock()
-		if !inAll {
-			if err := t.lockByte(chainLockOff(t.bucket(h)), write, wait, true); err != nil {
-				return nil, err
-			}
+		if err := t.lockChainFor(chainLockOff(t.bucket(h)), write, wait, inAll); err != nil {
+			return nil, err
 		}
 		t.mu.Lock()
 		same := t.allHeld == inAll
@@ -460,9 +469,7 @@ func (t *DB) chainLock(key []byte, write, wait bool) (*Chain, error) {
 		if same && err == nil {
 			return &Chain{t: t, hash: h, write: write, inAll: inAll}, nil
 		}
-		if !inAll {
-			t.unlockByte(chainLockOff(t.bucket(h)), write, true)
-		}
+		t.unlockChainFor(chainLockOff(t.bucket(h)), write, inAll)
 		if err == errRetry {
 			t.mu.Lock()
 			err = t.lockAndRecover()
@@ -480,9 +487,7 @@ func (c *Chain) Unlock() {
 		return
 	}
 	c.done = true
-	if !c.inAll {
-		c.t.unlockByte(chainLockOff(c.t.bucket(c.hash)), c.write, true)
-	}
+	c.t.unlockChainFor(chainLockOff(c.t.bucket(c.hash)), c.write, c.inAll)
 }
 
 func (c *Chain) run(key []byte, write bool, fn func(h uint32) error) error {

@@ -286,6 +286,13 @@ func (t *DB) prepareLocked() error {
 		t.cancelLocked()
 		return err
 	}
+	t.locks.mu.Lock()
+	held := len(t.locks.local)
+	t.locks.mu.Unlock()
+	if held > 0 {
+		// As libtdb: locks still held at commit fail the transaction.
+		return fail(fmt.Errorf("tdbcore: %s: %d chain locks still held at commit: %w", t.path, held, ErrLockState))
+	}
 	if err := t.upgradeAll(); err != nil {
 		return fail(err)
 	}

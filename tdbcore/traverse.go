@@ -121,10 +121,8 @@ func (t *DB) nextLock(tl *travLock) (key, val []byte, ok bool, err error) {
 		inAll := t.allHeld
 		t.mu.Unlock()
 		lockOff := chainLockOff(tl.hash)
-		if !inAll {
-			if err := t.lockByte(lockOff, tl.write, true, true); err != nil {
-				return nil, nil, false, err
-			}
+		if err := t.lockChainFor(lockOff, tl.write, true, inAll); err != nil {
+			return nil, nil, false, err
 		}
 		t.mu.Lock()
 		key, val, ok, err = t.walkChain(tl, wantNext)
