@@ -31,9 +31,9 @@ type lockTable struct {
 	cond    sync.Cond
 	ents    map[uint32]*lockEnt
 	local   map[uint32]*lockEnt // chain locks between goroutines inside an all-record lock
-	all     lockEnt // the all-record lock
-	chainRd int     // chain/record entries held for read
-	chainWr int     // chain/record entries held for write
+	all     lockEnt             // the all-record lock
+	chainRd int                 // chain/record entries held for read
+	chainWr int                 // chain/record entries held for write
 }
 
 func (lt *lockTable) init() {
