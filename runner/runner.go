@@ -248,8 +248,7 @@ func (r *Runner) AddHook(h Hook) {
 	r.hooks = append(r.hooks, h)
 }
 
-// Scripts returns the current scripts in pipeline order (rescanning when the
-// directory is not watched or a change was seen).
+// Scripts lists the current scripts in pipeline order (it rescans).
 func (r *Runner) Scripts() ([]Script, error) { return r.scan.get() }
 
 // Run runs ev with args under the configured timeout. See RunTimeout.
@@ -672,45 +671,31 @@ func mergeEnv(env, add []string) []string {
 	return env
 }
 
-// scanCache holds the current script list. Without a watcher every get
-// rescans; with one, get rescans only after a change was seen.
+// scanCache holds the last script list. Every get rescans: listing a
+// directory of a few dozen scripts costs tens of microseconds, far less
+// than starting one script, and it means a change made just before an
+// event always counts, whether or not its inotify notification has been
+// read yet.
 type scanCache struct {
 	dirs Dirs
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	scripts  []Script
-	valid    bool // scripts reflect the directory (a watcher keeps this honest)
-	watching bool
+	mu      sync.Mutex
+	scripts []Script
 }
 
 func (c *scanCache) get() ([]Script, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.watching && c.valid {
-		return c.scripts, nil
-	}
-	return c.rescanLocked()
-}
-
-func (c *scanCache) rescanLocked() ([]Script, error) {
 	s, skipped, err := Scan(c.dirs)
 	if err != nil {
-		c.valid = false
 		return nil, err
 	}
 	for _, sk := range skipped {
 		c.log.Debug("event script directory entry skipped", "path", sk.Path, "reason", sk.Reason)
 	}
-	c.scripts, c.valid = s, true
+	c.scripts = s
 	return s, nil
-}
-
-// invalidate marks the cached list stale.
-func (c *scanCache) invalidate() {
-	c.mu.Lock()
-	c.valid = false
-	c.mu.Unlock()
 }
 
 // Notify runs the notification scripts for kind (init, setup, startup,
