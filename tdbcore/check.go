@@ -47,6 +47,18 @@ func (t *DB) checkLocked() (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		if (r.magic == recoveryInvalid || r.magic == padU32) && off != recHead {
+			// Dead space: zeros or 0x42 filler left by a crash during
+			// growth or a rolled-back transaction. As in libtdb's check it
+			// runs to the end of the file (so nothing there may be
+			// referenced), except that a recovery record the header points
+			// to further on is still found.
+			if recHead > off {
+				off = recHead
+				continue
+			}
+			break
+		}
 		total := uint64(recHdrSize) + uint64(r.recLen)
 		if r.recLen%4 != 0 || r.recLen < 4 || uint64(off)+total > uint64(size) {
 			return 0, t.corrupt(off, "record length %d invalid or beyond end of file (size %d)", r.recLen, size)
@@ -81,12 +93,11 @@ func (t *DB) checkLocked() (int, error) {
 				}
 				count++
 			}
-		case recoveryMagic, recoveryInvalid:
-			if off == recHead {
-				seenRecovery = true
-			} else if r.magic != recoveryInvalid {
+		case recoveryMagic, recoveryInvalid, padU32:
+			if off != recHead {
 				return 0, t.corrupt(off, "recovery record not referenced by the header")
 			}
+			seenRecovery = true
 		default:
 			return 0, t.corrupt(off, "bad record magic %#x", r.magic)
 		}
@@ -143,3 +154,4 @@ func (t *DB) checkLocked() (int, error) {
 	}
 	return count, nil
 }
+

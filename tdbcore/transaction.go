@@ -225,6 +225,7 @@ func (t *DB) cancelLocked() error {
 	var err error
 	if tx.magicOffset != 0 {
 		t.tx = nil
+		crashPoint("before-magic-clear")
 		if err = t.rawWriteOff(tx.magicOffset, recoveryInvalid); err == nil {
 			err = t.sync()
 		}
@@ -409,6 +410,7 @@ func (t *DB) setupRecovery() error {
 		return err
 	}
 	tx.writeExisting(head, data)
+	crashPoint("recovery-data-written")
 	if err := t.sync(); err != nil {
 		return err
 	}
@@ -419,6 +421,7 @@ func (t *DB) setupRecovery() error {
 		return err
 	}
 	tx.writeExisting(tx.magicOffset, mb[:])
+	crashPoint("recovery-magic-written")
 	return t.sync()
 }
 
@@ -463,6 +466,7 @@ func (t *DB) TransactionCommit() error {
 			return fmt.Errorf("tdbcore: %s: commit write failed, rolled back: %w", t.path, err)
 		}
 		tx.blocks[i] = nil
+		crashPoint("block-written")
 	}
 	needRepack := false
 	if tx.expanded {
@@ -474,6 +478,7 @@ func (t *DB) TransactionCommit() error {
 	if err := t.sync(); err != nil {
 		return err
 	}
+	crashPoint("blocks-synced")
 	if err := t.cancelLocked(); err != nil {
 		return err
 	}
@@ -506,4 +511,14 @@ func (t *DB) repackWorthwhile() bool {
 		ptr = r.next
 	}
 	return total > largest*2
+}
+
+// crashHook, when set (by tests only), is called at the points of a
+// commit where a crash must leave a recoverable file.
+var crashHook func(point string)
+
+func crashPoint(p string) {
+	if crashHook != nil {
+		crashHook(p)
+	}
 }
