@@ -154,4 +154,3 @@ func (t *DB) checkLocked() (int, error) {
 	}
 	return count, nil
 }
-
