@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 
 // fixture is a CTDB_BASE in a temporary directory.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	base   string
 	dir    string // events.d
 	modern string // events/legacy
@@ -30,7 +30,7 @@ type fixture struct {
 	tmp    string // scratch for scripts to write to
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	root := t.TempDir()
 	f := &fixture{

@@ -162,7 +162,7 @@ wait`, f.tmp))
 	cfg := f.config()
 	cfg.DebugScript = "debug-hung.sh" // relative to CTDB_BASE
 	r := New(cfg)
-	res, err := r.RunTimeout(context.Background(), 1500*time.Millisecond, Startup)
+	res, err := r.RunTimeout(context.Background(), 3*time.Second, Startup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,12 +366,18 @@ func TestMonitorTimeoutCounting(t *testing.T) {
 	}
 	cfg := f.config()
 	cfg.MonitorTimeoutCount = 3
-	cfg.Timeout = 200 * time.Millisecond
 	r := New(cfg)
 	var got []string
 	for _, m := range []string{"hang", "hang", "ok", "hang", "hang", "hang", "hang", "fail", "hang"} {
 		setMode(m)
-		res := run(t, r, Monitor)
+		timeout := time.Minute // only the hanging runs may time out
+		if m == "hang" {
+			timeout = 300 * time.Millisecond
+		}
+		res, err := r.RunTimeout(context.Background(), timeout, Monitor)
+		if err != nil {
+			t.Fatal(err)
+		}
 		got = append(got, fmt.Sprintf("%s/%s/%d", res.Status, res.Health, res.MonitorTimeouts))
 	}
 	want := "TIMEDOUT/unchanged/1 TIMEDOUT/unchanged/2 OK/healthy/0 TIMEDOUT/unchanged/1 TIMEDOUT/unchanged/2 " +
