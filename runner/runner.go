@@ -47,6 +47,11 @@ type Config struct {
 	SysconfigFile string   // passed as CTDB_SYSCONFIG so loadconfig reads the same file
 	Env           []string // extra NAME=value for every script (filtered like the rest)
 
+	// InRecovery, when set, tells whether the cluster's recovery mode is
+	// ACTIVE; events that CTDB does not run then (see
+	// Event.AllowedInRecovery) are refused with ErrInRecovery.
+	InRecovery func() bool
+
 	Logger *slog.Logger // default: discard
 }
 
@@ -222,6 +227,10 @@ var errMonitorCancelled = errors.New("runner: monitor cancelled by another event
 // ErrInvalidEvent wraps event and argument validation errors.
 var ErrInvalidEvent = errors.New("runner: invalid event")
 
+// ErrInRecovery is returned for an event that may not run while recovery
+// is active.
+var ErrInRecovery = errors.New("runner: event not allowed while recovery is active")
+
 // New returns a Runner for cfg (defaults applied). Results are persisted in
 // cfg.ResultDir unless it is "-".
 func New(cfg Config) *Runner {
@@ -259,8 +268,8 @@ func (r *Runner) Run(ctx context.Context, ev Event, args ...string) (*Result, er
 // RunTimeout runs every script and hook of ev in order with argv (ev,
 // args...), under one timeout for the whole event (timeout <= 0: none). It
 // returns an error only when the event could not be attempted: invalid
-// event or arguments (wrapping ErrInvalidEvent), ErrNoEventDir, or ctx ended
-// while waiting for another event. Everything else is in the Result: the
+// event or arguments (wrapping ErrInvalidEvent), ErrInRecovery,
+// ErrNoEventDir, or ctx ended while waiting for another event. Everything else is in the Result: the
 // first failing script stops the event and later ones are StatusNotRun.
 //
 // A monitor is returned with EventSkipped at once if another event is
@@ -271,6 +280,9 @@ func (r *Runner) Run(ctx context.Context, ev Event, args ...string) (*Result, er
 func (r *Runner) RunTimeout(ctx context.Context, timeout time.Duration, ev Event, args ...string) (*Result, error) {
 	if err := ev.ValidateArgs(args); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
+	}
+	if r.cfg.InRecovery != nil && !ev.AllowedInRecovery() && r.cfg.InRecovery() {
+		return nil, fmt.Errorf("%w: %s (try again after the recovery)", ErrInRecovery, ev)
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -452,8 +464,13 @@ func (r *Runner) runHook(ctx context.Context, h *Hook, inv Invocation) (sr Scrip
 		if sr.Duration == 0 {
 			sr.Duration = time.Since(start)
 		}
-		if ctx.Err() != nil && !sr.Status.Failed() && sr.Status != StatusOK {
-			sr.Status = StatusTimedOut
+		if ctx.Err() != nil && sr.Status != StatusOK {
+			// The hook gave up because the event ended.
+			if errors.Is(context.Cause(ctx), errMonitorCancelled) {
+				sr.Status = StatusCancelled
+			} else {
+				sr.Status = StatusTimedOut
+			}
 		}
 	}()
 	return h.Handler.Handle(ctx, inv)
@@ -704,6 +721,12 @@ func (c *scanCache) get() ([]Script, error) {
 // Failures are logged, never returned: notifications cannot fail an event.
 // It does not take part in event serialisation.
 func (r *Runner) Notify(ctx context.Context, kind string) {
+	switch kind {
+	case "init", "setup", "startup", "healthy", "unhealthy":
+	default:
+		r.log.Error("not running notification scripts for an unknown notification", "notification", kind)
+		return
+	}
 	var paths []string
 	if ents, err := os.ReadDir(r.cfg.NotifyDir); err == nil {
 		for _, de := range ents {

@@ -447,3 +447,82 @@ func TestNotify(t *testing.T) {
 		t.Errorf("notes %q, want %q", got, want)
 	}
 }
+
+func TestEventsAreSerialised(t *testing.T) {
+	f := newFixture(t)
+	log := filepath.Join(f.tmp, "log")
+	f.script("10.a", fmt.Sprintf(`echo "start $2" >> %[1]s; sleep 0.05; echo "end $2" >> %[1]s`, log))
+	r := New(f.config())
+	const n = 5
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			res, err := r.Run(context.Background(), TakeIP, "eth0", fmt.Sprintf("10.0.0.%d", i+1), "24")
+			if err == nil && res.Status != EventOK {
+				err = fmt.Errorf("%s", summary(res))
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(f.read("log")), "\n")
+	if len(lines) != 2*n {
+		t.Fatalf("log has %d lines: %q", len(lines), lines)
+	}
+	for i := 0; i < len(lines); i += 2 {
+		ip := strings.TrimPrefix(lines[i], "start ")
+		if !strings.HasPrefix(lines[i], "start ") || lines[i+1] != "end "+ip {
+			t.Fatalf("events overlapped: %q", lines)
+		}
+	}
+}
+
+func TestRecoveryGate(t *testing.T) {
+	f := newFixture(t)
+	f.script("10.a", "exit 0")
+	inRecovery := true
+	cfg := f.config()
+	cfg.InRecovery = func() bool { return inRecovery }
+	r := New(cfg)
+	if _, err := r.Run(context.Background(), Monitor); !errors.Is(err, ErrInRecovery) {
+		t.Errorf("monitor during recovery: %v", err)
+	}
+	if _, err := r.Run(context.Background(), TakeIP, "eth0", "10.0.0.1", "24"); !errors.Is(err, ErrInRecovery) {
+		t.Errorf("takeip during recovery: %v", err)
+	}
+	for _, ev := range []Event{ReleaseIP, IPReallocated, StartRecovery} {
+		var args []string
+		if ev == ReleaseIP {
+			args = []string{"eth0", "10.0.0.1", "24"}
+		}
+		if res, err := r.Run(context.Background(), ev, args...); err != nil || res.Status != EventOK {
+			t.Errorf("%s during recovery: %v", ev, err)
+		}
+	}
+	inRecovery = false
+	if res, err := r.Run(context.Background(), Monitor); err != nil || res.Status != EventOK {
+		t.Errorf("monitor after recovery: %v", err)
+	}
+}
+
+func TestHookHonoursTimeout(t *testing.T) {
+	f := newFixture(t)
+	f.script("10.a", "exit 0")
+	r := New(f.config())
+	r.AddHook(Hook{Order: Last, Events: []Event{Startup}, Handler: HandlerFunc{HookName: "slow",
+		Fn: func(ctx context.Context, inv Invocation) ScriptResult {
+			<-ctx.Done()
+			return ScriptResult{Status: StatusError, ExitCode: 1}
+		}}})
+	res, err := r.RunTimeout(context.Background(), 100*time.Millisecond, Startup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := summary(res); got != "TIMEDOUT: 10.a=OK slow=TIMEDOUT" {
+		t.Errorf("got %s", got)
+	}
+}
