@@ -5,9 +5,13 @@ package tdbcore
 // and chain), every live or dead record is on exactly one chain, and every
 // free record is on the free list exactly once. It returns the number of
 // live records, or a *CorruptError naming the first problem's offset. It
-// holds the all-record read lock while it runs (none on read-only opens).
+// holds the all-record read lock while it runs (none on read-only opens;
+// inside a transaction it checks the transaction's view).
 func (t *DB) Check() (int, error) {
-	if !t.readOnly {
+	t.mu.Lock()
+	held := t.allHeld
+	t.mu.Unlock()
+	if !t.readOnly && !held {
 		if err := t.LockAllRead(); err != nil {
 			return 0, err
 		}

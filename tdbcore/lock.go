@@ -199,15 +199,6 @@ func (t *DB) unlockByte(off uint32, write, counted bool) {
 	lt.cond.Broadcast()
 }
 
-// byteHeldRead reports whether this handle holds a read lock at off (a
-// traversal positioned on that record).
-func (t *DB) byteHeldRead(off uint32) bool {
-	t.locks.mu.Lock()
-	defer t.locks.mu.Unlock()
-	e := t.locks.ents[off]
-	return e != nil && e.readers > 0
-}
-
 // lockAll takes the all-record lock: the chain-lock range, gradually as
 // libtdb does, then the record region to end of file. In-process it is
 // exclusive against every chain and record lock of this handle.

@@ -387,11 +387,11 @@ func (t *DB) doDelete(ptr uint32, r record) error {
 // recordInUse reports whether a traversal (ours or another process's)
 // holds the record lock at ptr.
 func (t *DB) recordInUse(ptr uint32) bool {
-	if t.allHeld || t.flags&NoLock != 0 {
-		return t.byteHeldRead(ptr)
-	}
-	if t.byteHeldRead(ptr) {
+	if t.travPos[ptr] > 0 {
 		return true
+	}
+	if t.allHeld || t.flags&NoLock != 0 {
+		return false
 	}
 	if err := t.ofd(wrlck, ptr, 1, false); err != nil {
 		return true

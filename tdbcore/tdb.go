@@ -108,7 +108,8 @@ type DB struct {
 	allCount      int
 	traverseWrite int
 	traversals    int
-	flCount       int // nesting of the free-list lock
+	flCount       int            // nesting of the free-list lock
+	travPos       map[uint32]int // offsets where traversals of this handle stand
 	closed        bool
 }
 
@@ -165,6 +166,7 @@ func Open(path string, opts *Options) (*DB, error) {
 	t.f = f
 	t.fd = int(f.Fd())
 	t.locks.init()
+	t.travPos = make(map[uint32]int)
 	if err := t.open(&o); err != nil {
 		t.unmap()
 		f.Close()

@@ -84,18 +84,34 @@ func (t *DB) traverse(fn func(key, value []byte) error, write bool) (int, error)
 	}
 }
 
+// lockRecord marks off as a traversal position (so that deletes leave the
+// record dead instead of freeing it) and takes its record lock, which
+// tells other processes the same. t.mu is held.
 func (t *DB) lockRecord(off uint32) error {
-	if t.allHeld || off == 0 {
+	if off == 0 {
 		return nil
 	}
-	return t.lockByte(off, false, true, false)
+	if t.allHeld {
+		t.travPos[off]++
+		return nil
+	}
+	if err := t.lockByte(off, false, true, false); err != nil {
+		return err
+	}
+	t.travPos[off]++
+	return nil
 }
 
 func (t *DB) unlockRecord(off uint32) {
-	if t.allHeld || off == 0 {
+	if off == 0 || t.travPos[off] == 0 {
 		return
 	}
-	t.unlockByte(off, false, false)
+	if t.travPos[off]--; t.travPos[off] == 0 {
+		delete(t.travPos, off)
+	}
+	if !t.allHeld {
+		t.unlockByte(off, false, false)
+	}
 }
 
 // nextLock advances tl to the next live record, returning copies of its
