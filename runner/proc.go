@@ -34,8 +34,11 @@ type procResult struct {
 	exitCode int
 	signal   syscall.Signal // non-zero if it died of a signal
 	ended    error          // ctx.Err() if ctx ended while it ran (it was killed)
-	output   []byte
-	dropped  int64
+	// abandoned: the script did not die of SIGKILL within the grace period
+	// (uninterruptible sleep); it is reaped in the background.
+	abandoned bool
+	output    []byte
+	dropped   int64
 }
 
 // truncMarker is appended to output that went past the bound.
@@ -101,7 +104,25 @@ func runProc(ctx context.Context, spec procSpec) procResult {
 		}
 		t.Stop()
 		_ = syscall.Kill(-res.pid, syscall.SIGKILL)
-		<-exited
+		t = time.NewTimer(spec.grace)
+		select {
+		case <-exited:
+			t.Stop()
+		case <-t.C:
+			// Still there after SIGKILL: stuck in the kernel (a hung
+			// cluster file system, say). Do not hang the event with it;
+			// reap it whenever it goes.
+			res.abandoned = true
+			go func() {
+				<-exited
+				_ = cmd.Wait()
+			}()
+			_ = pr.SetReadDeadline(time.Now())
+			c := <-outc
+			pr.Close()
+			res.output, res.dropped = c.data, c.dropped
+			return res
+		}
 	}
 	err = cmd.Wait() // reaps; the group ID is free for reuse from here on
 	var ee *exec.ExitError

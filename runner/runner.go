@@ -530,6 +530,10 @@ func (r *Runner) runScript(ctx context.Context, s *Script, ev Event, args []stri
 		sr.Status = StatusTimedOut
 		sr.HungPID = hung
 		sr.Detail = "event timed out; process group killed"
+		if p.abandoned {
+			sr.Detail = "event timed out; the script survived SIGKILL (stuck in the kernel?) and is left behind"
+			r.log.Error("event script did not die of SIGKILL; leaving it behind", "script", s.Path, "pid", p.pid)
+		}
 		r.log.Error("event script timed out", "script", s.Path, "event", ev, "pid", p.pid,
 			"duration_seconds", sr.Duration.Seconds())
 	case p.signal != 0:

@@ -406,7 +406,9 @@ func TestShellcheckEventsD(t *testing.T) {
 	}
 	args := []string{"-s", "sh", "-x"}
 	for _, e := range ents {
-		args = append(args, filepath.Join(dir, e.Name()))
+		if !strings.HasSuffix(e.Name(), ".md") { // as the Makefile's lint target
+			args = append(args, filepath.Join(dir, e.Name()))
+		}
 	}
 	if out, err := exec.Command(sc, args...).CombinedOutput(); err != nil {
 		t.Errorf("shellcheck: %v\n%s", err, out)
