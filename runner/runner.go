@@ -269,8 +269,9 @@ func (r *Runner) Run(ctx context.Context, ev Event, args ...string) (*Result, er
 // args...), under one timeout for the whole event (timeout <= 0: none). It
 // returns an error only when the event could not be attempted: invalid
 // event or arguments (wrapping ErrInvalidEvent), ErrInRecovery,
-// ErrNoEventDir, or ctx ended while waiting for another event. Everything else is in the Result: the
-// first failing script stops the event and later ones are StatusNotRun.
+// ErrNoEventDir, or ctx ended while waiting for another event. Everything
+// else is in the Result: the first failing script stops the event and later
+// ones are StatusNotRun (hooks with AlwaysRun still run).
 //
 // A monitor is returned with EventSkipped at once if another event is
 // running or waiting; a running monitor is cancelled (EventCancelled, its
@@ -393,6 +394,9 @@ func (r *Runner) runPipeline(ctx context.Context, ev Event, args []string, scrip
 	env := r.baseEnv(ev)
 	stopped := false // an earlier step failed, or the event ended
 	for _, st := range r.steps(ev, scripts) {
+		if ctx.Err() != nil {
+			stopped = true
+		}
 		var sr ScriptResult
 		switch {
 		case st.hook != nil:
@@ -401,7 +405,7 @@ func (r *Runner) runPipeline(ctx context.Context, ev Event, args []string, scrip
 				break
 			}
 			hctx := ctx
-			if stopped {
+			if ctx.Err() != nil {
 				// An AlwaysRun hook gets its own bounded context when the
 				// event's has ended.
 				var c context.CancelFunc
