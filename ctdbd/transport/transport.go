@@ -1,0 +1,96 @@
+// Package transport carries CTDB packets between nodes: the TCP transport of CTDB 4.17
+// (port 4379, two connections per pair of nodes, peers identified by the source address
+// of their connection) and an in-memory network for tests of many nodes in one process.
+//
+// The transport moves whole packets as bytes and knows only the first field of the CTDB
+// header, the packet length (host byte order). Everything else is the protocol's.
+package transport
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// DefaultPort is CTDB's TCP port.
+const DefaultPort = 4379
+
+// HeaderSize is the size of a CTDB packet header; no packet is shorter.
+const HeaderSize = 32
+
+// MaxPacket bounds the length of a packet read from a peer. CTDB has no bound; a peer
+// (or anything else that reaches the port) announcing more is disconnected.
+const MaxPacket = 64 << 20
+
+// Alignment is the packet alignment on TCP: CTDB pads every packet to a multiple of 8
+// bytes and counts the padding in the length field.
+const Alignment = 8
+
+// ErrNotConnected is returned by Send when there is no connection to the node.
+var ErrNotConnected = errors.New("transport: node is not connected")
+
+// Handler receives what a Transport delivers. Its methods are called from the
+// transport's goroutines, one call at a time per peer but concurrently across peers;
+// they must not block for long (queue the work instead).
+type Handler interface {
+	// Receive is called with each packet from node pnn. The slice is the handler's.
+	Receive(pnn uint32, pkt []byte)
+	// PeerUp is called when node pnn becomes connected (both directions are up).
+	PeerUp(pnn uint32)
+	// PeerDown is called when node pnn stops being connected.
+	PeerDown(pnn uint32)
+}
+
+// Transport connects one node to the others. Implementations are safe for concurrent
+// use.
+type Transport interface {
+	// Start starts listening and connecting; h receives packets and peer events until
+	// Close returns.
+	Start(h Handler) error
+	// Send queues pkt (a whole packet, header included) for node pnn. The length field
+	// is rewritten if padding is added. Send does not block on the network; it returns
+	// ErrNotConnected when the node is not connected.
+	Send(pnn uint32, pkt []byte) error
+	// Close disconnects from every node and stops; no Handler call follows its return.
+	Close() error
+}
+
+// Pad returns pkt padded with zeros to a multiple of Alignment, with the length field
+// (the first 4 bytes, host order) set to the padded length, as CTDB sends on TCP. It
+// returns pkt itself when no padding is needed.
+func Pad(pkt []byte) []byte {
+	if len(pkt) < 4 {
+		return pkt
+	}
+	n := (len(pkt) + Alignment - 1) &^ (Alignment - 1)
+	if n != len(pkt) {
+		p := make([]byte, n)
+		copy(p, pkt)
+		pkt = p
+	}
+	binary.NativeEndian.PutUint32(pkt[:4], uint32(len(pkt)))
+	return pkt
+}
+
+// ReadPacket reads one length-prefixed packet. A length below the header size or above
+// max is an error: the stream cannot be trusted after it.
+func ReadPacket(r io.Reader, max uint32) ([]byte, error) {
+	var lb [4]byte
+	if _, err := io.ReadFull(r, lb[:]); err != nil {
+		return nil, err
+	}
+	n := binary.NativeEndian.Uint32(lb[:])
+	if n < HeaderSize || n > max {
+		return nil, fmt.Errorf("transport: packet length %d out of range (%d to %d)", n, HeaderSize, max)
+	}
+	pkt := make([]byte, n)
+	copy(pkt, lb[:])
+	if _, err := io.ReadFull(r, pkt[4:]); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return pkt, nil
+}
