@@ -58,11 +58,11 @@ type tcpPeer struct {
 	del  *delivery
 
 	// Guarded by TCP.mu.
-	out   net.Conn
-	outQ  chan []byte
-	in    net.Conn
-	up    bool
-	wake  chan struct{} // kicks the connector to reconnect now
+	out  net.Conn
+	outQ chan []byte
+	in   net.Conn
+	up   bool
+	wake chan struct{} // kicks the connector to reconnect now
 }
 
 // NewTCP returns a TCP transport for cfg; Start starts it.
