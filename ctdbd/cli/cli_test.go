@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -61,14 +62,21 @@ func TestParseArgs(t *testing.T) {
 	}
 }
 
+var (
+	registerOnce sync.Once
+	got          []string
+)
+
 func TestMainDispatch(t *testing.T) {
-	var got []string
-	Register(Command{Name: "testcmd", Args: "<x>", Help: "a test command", MinArgs: 1, MaxArgs: 1,
-		Run: func(c *Context, args []string) int {
-			got = append(got, c.Command+":"+strings.Join(args, ","))
-			return 7
-		}},
-		Command{Name: "testremote", Remote: true, MaxArgs: 0, Run: func(*Context, []string) int { return 0 }})
+	registerOnce.Do(func() {
+		Register(Command{Name: "testcmd", Args: "<x>", Help: "a test command", MinArgs: 1, MaxArgs: 1,
+			Run: func(c *Context, args []string) int {
+				got = append(got, c.Command+":"+strings.Join(args, ","))
+				return 7
+			}},
+			Command{Name: "testremote", Remote: true, MaxArgs: 0, Run: func(*Context, []string) int { return 0 }})
+	})
+	got = nil
 	run := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		rc := MainEnv(args, &out, &errb, noenv)
