@@ -39,8 +39,8 @@ exit 0
 `
 
 const stubIP = `#!/bin/sh
-# ip -o link show dev IFACE: flags from $STUB_DIR/link-IFACE
-[ "$1 $2 $3 $4" = "-o link show dev" ] || { echo "ip stub: unexpected $*" >&2; exit 2; }
+# ip -o link show dev IFACE: flags from $STUB_DIR/link-IFACE; other calls are logged.
+[ "$1 $2 $3 $4" = "-o link show dev" ] || { echo "ip $*" >> "$STUB_DIR/log"; exit 0; }
 [ -f "$STUB_DIR/link-$5" ] || { echo "Device \"$5\" does not exist." >&2; exit 1; }
 echo "2: $5: <BROADCAST,MULTICAST,$(cat "$STUB_DIR/link-$5")> mtu 1500 qdisc noqueue state UP"
 `
@@ -358,6 +358,20 @@ ctdb_check_tcp_ports 445 139 || echo port-139-bad
 ctdb_check_unix_socket /nonexistent/sock || echo socket-bad
 echo "opt=$SCRIPT_OPT local=$LOCAL_OPT"
 (die "fatal message" 7) 2>/dev/null || echo "die-status=$?"
+mkdir -p "$CTDB_PROC_DIR/sys/net/ipv4"
+echo 0 > "$CTDB_PROC_DIR/sys/net/ipv4/ip_forward"
+set_proc sys/net/ipv4/ip_forward 1
+echo "ip_forward=$(get_proc sys/net/ipv4/ip_forward)"
+set_proc_maybe sys/net/ipv4/nonexistent 1 && echo maybe-ok
+(service_name=""; assert_service_name) 2>/dev/null || echo no-service-name
+service_name=mysvc
+service_reconfigure() { echo "custom reconfigure of $service_name"; }
+ctdb_service_set_reconfigure
+ctdb_service_reconfigure
+ctdb_service_needs_reconfigure || echo flag-cleared
+add_ip_to_iface eth9 10.1.2.3 24
+add_ip_to_iface eth9 fd00::3 64
+delete_ip_from_iface eth9 10.1.2.3 24
 `
 	script := s.scriptIn(s.dir, "50.helpers", "#!/bin/sh\n"+test, 0o755)
 	s.sysconfig("CTDB_MANAGES_SAMBA=yes\nCTDB_MANAGED_SERVICES=\"httpd nfs\"\n")
@@ -385,12 +399,22 @@ ERROR: 50.helpers socket /nonexistent/sock not found
 socket-bad
 opt=global local=mine
 die-status=7
+ip_forward=1
+maybe-ok
+no-service-name
+Reconfiguring service "mysvc"...
+custom reconfigure of mysvc
+flag-cleared
 `
 	if sr.Output != want {
 		t.Errorf("helpers printed\n%s\nwant\n%s", sr.Output, want)
 	}
-	if b, err := os.ReadFile(filepath.Join(s.vardir, "scripts", "service", "samba", "failcount")); err != nil || string(b) != "2\n" {
-		t.Errorf("counter file: %q %v", b, err)
+	if b, err := os.ReadFile(filepath.Join(s.vardir, "scripts", "service", "samba", "failcount")); err != nil || string(b) != "0\n" {
+		t.Errorf("counter file after reconfigure: %q %v", b, err)
+	}
+	wantLog := "ip link set eth9 up\nip addr add 10.1.2.3/24 brd + dev eth9\nip link set eth9 up\nip addr add fd00::3/64 dev eth9\nip addr del 10.1.2.3/24 dev eth9\n"
+	if b, _ := os.ReadFile(filepath.Join(s.stubs, "log")); !strings.Contains(string(b), wantLog) {
+		t.Errorf("ip calls:\n%s\nwant\n%s", b, wantLog)
 	}
 }
 
