@@ -19,7 +19,7 @@ import (
 // (DefaultConfig fills them in).
 type Config struct {
 	Base       string // CTDB_BASE, default /etc/ctdb
-	ScriptDir  string // legacy events.d, default $CTDB_BASE/events.d (CTDB_EVENT_SCRIPT_DIR)
+	ScriptDir  string // legacy events.d, default $CTDB_BASE/events.d (CTDB_EVENT_SCRIPT_DIR); "-" for none
 	ModernDir  string // default $CTDB_BASE/events/legacy; "-" for none
 	DataDir    string // stock scripts of the modern layout, default /usr/share/ctdb/events/legacy
 	NotifyDir  string // notification scripts, default $CTDB_BASE/events/notification
@@ -123,8 +123,12 @@ func (c Config) DefaultConfig() Config {
 }
 
 // Dirs returns the script directories of c.
+// A directory set to "-" is left out.
 func (c Config) Dirs() Dirs {
 	d := Dirs{Legacy: c.ScriptDir, Modern: c.ModernDir}
+	if d.Legacy == "-" {
+		d.Legacy = ""
+	}
 	if d.Modern == "-" {
 		d.Modern = ""
 	}

@@ -212,20 +212,20 @@ func TestStock05SystemFilesystem(t *testing.T) {
 	}
 	s.setStub("df-usage", "95")
 	sr := s.script("05.system", EventOK, Monitor)
-	if !strings.Contains(sr.Output, "WARNING: Filesystem "+s.vardir+" utilization 95% >= threshold 90%") {
+	if !strings.Contains(sr.Output, "WARNING: file system "+s.vardir+" is 95% used, at or above the warning limit of 90%") {
 		t.Errorf("warning: %q", sr.Output)
 	}
 	if sr := s.script("05.system", EventOK, Monitor); sr.Output != "" {
 		t.Errorf("warning repeated: %q", sr.Output)
 	}
 	s.setStub("df-usage", "40")
-	if sr := s.script("05.system", EventOK, Monitor); !strings.Contains(sr.Output, "NOTICE: Filesystem") {
+	if sr := s.script("05.system", EventOK, Monitor); !strings.Contains(sr.Output, "NOTICE: file system "+s.vardir+" is 40% used again, below the warning limit of 90%") {
 		t.Errorf("recovery notice: %q", sr.Output)
 	}
 	s.sysconfig("CTDB_MONITOR_FILESYSTEM_USAGE=\"/:80:90 " + s.tmp + ":99\"\n")
 	s.setStub("df-usage", "91")
 	sr = s.script("05.system", EventFailed, Monitor)
-	if !strings.Contains(sr.Output, "ERROR: Filesystem / utilization 91% >= threshold 90%") {
+	if !strings.Contains(sr.Output, "ERROR: file system / is 91% used, at or above the unhealthy limit of 90%") {
 		t.Errorf("unhealthy: %q", sr.Output)
 	}
 	s.sysconfig("CTDB_MONITOR_FILESYSTEM_USAGE=/:x\n")
@@ -239,13 +239,13 @@ func TestStock05SystemMemory(t *testing.T) {
 	s := newStock(t)
 	s.meminfo(85)
 	sr := s.script("05.system", EventOK, Monitor)
-	if !strings.Contains(sr.Output, "WARNING: System memory utilization 85% >= threshold 80%") {
+	if !strings.Contains(sr.Output, "WARNING: memory is 85% used, at or above the warning limit of 80%") {
 		t.Errorf("memory warning: %q", sr.Output)
 	}
 	s.sysconfig("CTDB_MONITOR_MEMORY_USAGE=70:90\n")
 	s.meminfo(95)
 	sr = s.script("05.system", EventFailed, Monitor)
-	if !strings.Contains(sr.Output, "ERROR: System memory utilization 95% >= threshold 90%") ||
+	if !strings.Contains(sr.Output, "ERROR: memory is 95% used, at or above the unhealthy limit of 90%") ||
 		!strings.Contains(sr.Output, "MEMORY DETAILS:") || !strings.Contains(sr.Output, "MemTotal:") {
 		t.Errorf("memory unhealthy: %q", sr.Output)
 	}
@@ -266,12 +266,12 @@ func TestStock10Interface(t *testing.T) {
 	// One link without carrier: unhealthy, unless partially online is allowed.
 	s.setStub("link-eth2", "UP")
 	sr := s.script("10.interface", EventFailed, Monitor)
-	if !strings.Contains(sr.Output, "ERROR: public network interface eth2 is down") {
+	if !strings.Contains(sr.Output, "ERROR: public interface eth2 has no link") {
 		t.Errorf("eth2 down: %q", sr.Output)
 	}
 	s.sysconfig("CTDB_PARTIALLY_ONLINE_INTERFACES=yes\n")
 	sr = s.script("10.interface", EventOK, Monitor)
-	if !strings.Contains(sr.Output, "WARNING: some public network interfaces are down: eth2") {
+	if !strings.Contains(sr.Output, "WARNING: public interfaces without link (CTDB_PARTIALLY_ONLINE_INTERFACES=yes): eth2") {
 		t.Errorf("partially online: %q", sr.Output)
 	}
 	// All down (one administratively, one missing): unhealthy regardless.
@@ -280,7 +280,7 @@ func TestStock10Interface(t *testing.T) {
 		t.Fatal(err)
 	}
 	sr = s.script("10.interface", EventFailed, Startup)
-	if !strings.Contains(sr.Output, "ERROR: all public network interfaces are down: eth1 eth2") {
+	if !strings.Contains(sr.Output, "ERROR: no public interface has a link: eth1 eth2") {
 		t.Errorf("all down: %q", sr.Output)
 	}
 
@@ -297,7 +297,7 @@ func TestStock10Interface(t *testing.T) {
 	if b, _ := os.ReadFile(ps); strings.TrimSpace(string(b)) != "1" {
 		t.Errorf("promote_secondaries = %q", b)
 	}
-	if !strings.Contains(sr.Output, "WARNING: public network interface eth2 does not exist") {
+	if !strings.Contains(sr.Output, "WARNING: public interface eth2 does not exist") {
 		t.Errorf("init output %q", sr.Output)
 	}
 }
@@ -326,7 +326,7 @@ func TestStockCheckArgsDirect(t *testing.T) {
 		if (err == nil) != c.ok {
 			t.Errorf("10.interface %v: err=%v out=%q", c.args, err, out)
 		}
-		if !c.ok && !strings.Contains(string(out), "ERROR: must supply") {
+		if !c.ok && !strings.Contains(string(out), " needs the ") {
 			t.Errorf("10.interface %v: message %q", c.args, out)
 		}
 	}
@@ -390,19 +390,19 @@ needs-reconfigure
 reconfigured
 pnn=0
 dirs-ok
-ERROR: 50.helpers directory "/nonexistent/dir" not available
+ERROR: 50.helpers: required directory /nonexistent/dir is missing
 dirs-bad
 port-445-ok
-ERROR: 50.helpers tcp port 139 is not responding
+ERROR: 50.helpers: nothing listens on TCP port 139
 port-139-bad
-ERROR: 50.helpers socket /nonexistent/sock not found
+ERROR: 50.helpers: Unix socket /nonexistent/sock is missing
 socket-bad
 opt=global local=mine
 die-status=7
 ip_forward=1
 maybe-ok
 no-service-name
-Reconfiguring service "mysvc"...
+Reconfiguring mysvc
 custom reconfigure of mysvc
 flag-cleared
 `
