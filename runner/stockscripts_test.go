@@ -438,3 +438,61 @@ func TestShellcheckEventsD(t *testing.T) {
 		t.Errorf("shellcheck: %v\n%s", err, out)
 	}
 }
+
+// TestRealCTDBScriptsRunUnchanged runs CTDB 4.17's own stock scripts and
+// functions library (Debian package ctdb, when installed) through the
+// pipeline in the modern layout, enabled by symlinks into the data
+// directory: admins' existing CTDB scripts must work as they did.
+func TestRealCTDBScriptsRunUnchanged(t *testing.T) {
+	const data = "/usr/share/ctdb/events/legacy"
+	realFunctions, err := os.ReadFile("/etc/ctdb/functions")
+	if err != nil {
+		t.Skip("CTDB (Debian package ctdb) not installed")
+	}
+	for _, n := range []string{"00.ctdb", "05.system"} {
+		if _, err := os.Stat(filepath.Join(data, n+ScriptSuffix)); err != nil {
+			t.Skipf("CTDB stock script %s not installed", n)
+		}
+	}
+	f := newFixture(t)
+	stubs := filepath.Join(f.tmp, "stubs")
+	f.scriptIn(stubs, "df", "#!/bin/sh\necho 'Filesystem 1024-blocks Used Available Capacity Mounted on'\n"+
+		"echo \"/dev/sda1 1000 950 50 $(cat "+filepath.Join(stubs, "usage")+")% /\"\n", 0o755)
+	if err := os.WriteFile(filepath.Join(stubs, "usage"), []byte("95"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.scriptIn(f.base, "functions", string(realFunctions), 0o644)
+	if err := os.MkdirAll(f.modern, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"00.ctdb", "05.system"} {
+		if err := os.Symlink(filepath.Join(data, n+ScriptSuffix), filepath.Join(f.modern, n+ScriptSuffix)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := f.config()
+	cfg.ScriptDir = "-"
+	cfg.DataDir = data
+	cfg.Path = stubs + ":/usr/sbin:/usr/bin:/sbin:/bin"
+	cfg.Env = []string{"CTDB_SCRIPT_VARDIR=" + filepath.Join(f.vardir, "scripts"), "CTDB_SYSCONFIG=none"}
+	r := New(cfg)
+	if res := run(t, r, Init); summary(res) != "OK: 00.ctdb=OK 05.system=OK" {
+		t.Fatalf("init: %s %+v", summary(res), res.Scripts)
+	}
+	res := run(t, r, Monitor)
+	if summary(res) != "OK: 00.ctdb=OK 05.system=OK" || !strings.Contains(res.Scripts[1].Output, "95%") {
+		t.Fatalf("monitor: %s %+v", summary(res), res.Scripts)
+	}
+	// The stock list shows them enabled by their symlinks.
+	stockList, local, err := ListScripts(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enabled := map[string]bool{}
+	for _, e := range stockList {
+		enabled[e.Name] = e.Enabled
+	}
+	if !enabled["00.ctdb"] || !enabled["05.system"] || enabled["10.interface"] || len(local) != 0 {
+		t.Errorf("stock %+v local %+v", stockList, local)
+	}
+}
