@@ -521,7 +521,10 @@ func (r *Runner) runScript(ctx context.Context, s *Script, ev Event, args []stri
 	}
 	p := runProc(ctx, spec)
 	sr.Duration = time.Since(sr.Start)
-	sr.Output = string(p.output)
+	// Output is text for the status display and the JSON store: bytes that
+	// are not UTF-8 become U+FFFD here, so what is shown and what is stored
+	// are the same.
+	sr.Output = strings.ToValidUTF8(string(p.output), "\uFFFD")
 	sr.Dropped = p.dropped
 	if p.dropped > 0 {
 		sr.Output += fmt.Sprintf(truncMarker, p.dropped)

@@ -526,3 +526,18 @@ func TestHookHonoursTimeout(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+func TestBinaryOutputSurvivesTheStore(t *testing.T) {
+	f := newFixture(t)
+	f.script("10.bin", `printf 'a\000b\377\376c\n'; exit 4`)
+	r := New(f.config())
+	res := run(t, r, Monitor)
+	want := "a\x00b\uFFFDc\n" // a run of bad bytes becomes one U+FFFD
+	if res.Scripts[0].Output != want {
+		t.Errorf("output %q, want %q", res.Scripts[0].Output, want)
+	}
+	got, err := r.Store().Load(Monitor)
+	if err != nil || got.Scripts[0].Output != want {
+		t.Errorf("stored %q, %v", got.Scripts[0].Output, err)
+	}
+}
