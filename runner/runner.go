@@ -47,6 +47,10 @@ type Config struct {
 	SysconfigFile string   // passed as CTDB_SYSCONFIG so loadconfig reads the same file
 	Env           []string // extra NAME=value for every script (filtered like the rest)
 
+	// ScriptLogLevel is the level at which the output of a failed script is
+	// logged ([legacy] script log level; default slog.LevelError).
+	ScriptLogLevel *slog.Level
+
 	// InRecovery, when set, tells whether the cluster's recovery mode is
 	// ACTIVE; events that CTDB does not run then (see
 	// Event.AllowedInRecovery) are refused with ErrInRecovery.
@@ -118,6 +122,10 @@ func (c Config) DefaultConfig() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ScriptLogLevel == nil {
+		l := slog.LevelError
+		c.ScriptLogLevel = &l
 	}
 	return c
 }
@@ -616,12 +624,13 @@ func (r *Runner) finish(res *Result) {
 	if res.Status != EventOK {
 		lvl = slog.LevelWarn
 	}
-	attrs := []any{"event", res.Event, "status", res.Status, "duration_seconds", res.End.Sub(res.Start).Seconds()}
+	r.log.Log(context.Background(), lvl, "event finished", "event", res.Event, "status", res.Status,
+		"duration_seconds", res.End.Sub(res.Start).Seconds())
 	if f := res.Failed(); f != nil {
-		attrs = append(attrs, "script", f.Name, "script_status", f.Status, "exit_code", f.ExitCode,
+		r.log.Log(context.Background(), *r.cfg.ScriptLogLevel, "event script failed", "event", res.Event,
+			"script", f.Name, "script_status", f.Status, "exit_code", f.ExitCode, "errno", int(f.Errno),
 			"output", strings.TrimSpace(f.Output))
 	}
-	r.log.Log(context.Background(), lvl, "event finished", attrs...)
 	if r.store == nil || res.Status == EventCancelled || res.Status == EventSkipped {
 		return
 	}

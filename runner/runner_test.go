@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -539,5 +540,19 @@ func TestBinaryOutputSurvivesTheStore(t *testing.T) {
 	got, err := r.Store().Load(Monitor)
 	if err != nil || got.Scripts[0].Output != want {
 		t.Errorf("stored %q, %v", got.Scripts[0].Output, err)
+	}
+}
+
+func TestFailedScriptOutputLoggedAtScriptLogLevel(t *testing.T) {
+	f := newFixture(t)
+	f.script("10.bad", "echo broken thing; exit 2")
+	var buf strings.Builder
+	lvl := slog.LevelInfo + 2 // NOTICE
+	cfg := f.config()
+	cfg.ScriptLogLevel = &lvl
+	cfg.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	run(t, New(cfg), Monitor)
+	if !strings.Contains(buf.String(), `level=INFO+2 msg="event script failed" event=monitor script=10.bad script_status=ERROR exit_code=2 errno=0 output="broken thing"`) {
+		t.Errorf("log:\n%s", buf.String())
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ctdb-go/ctdb/ctdbd/cli"
 	"github.com/ctdb-go/ctdb/runner"
+	"github.com/ctdb-go/ctdb/sysconfig"
 )
 
 // Component is the only event component CTDB has.
@@ -64,7 +65,7 @@ func logger(c *cli.Context) *slog.Logger {
 	case "WARNING", "1":
 		lvl = slog.LevelWarn
 	case "NOTICE", "2":
-		lvl = slog.LevelInfo + 2
+		lvl = sysconfig.LevelNotice
 	case "INFO", "3":
 		lvl = slog.LevelInfo
 	case "DEBUG", "4":

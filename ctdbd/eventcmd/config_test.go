@@ -25,7 +25,8 @@ func TestRunnerConfigFromSysconfig(t *testing.T) {
 		"CTDB_SET_EventScriptTimeout=7\n" +
 		"CTDB_SET_MonitorTimeoutCount=3\n" +
 		"CTDB_NOTIFY_SCRIPT=/etc/ctdb/notify.sh\n" +
-		"CTDB_DEBUG_HUNG_SCRIPT=/etc/ctdb/debug-hung-script.sh\n"
+		"CTDB_DEBUG_HUNG_SCRIPT=/etc/ctdb/debug-hung-script.sh\n" +
+		"CTDB_SCRIPT_LOG_LEVEL=NOTICE\n"
 	if err := os.WriteFile(sys, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +50,9 @@ func TestRunnerConfigFromSysconfig(t *testing.T) {
 		rc.Timeout != want.Timeout || rc.MonitorTimeoutCount != want.MonitorTimeoutCount ||
 		rc.NotifyPath != want.NotifyPath || rc.DebugScript != want.DebugScript || rc.SysconfigFile != want.SysconfigFile {
 		t.Errorf("RunnerConfig =\n%+v\nwant\n%+v", rc, want)
+	}
+	if rc.ScriptLogLevel == nil || *rc.ScriptLogLevel != sysconfig.LevelNotice {
+		t.Errorf("script log level %v", rc.ScriptLogLevel)
 	}
 	d := rc.DefaultConfig()
 	if d.ResultDir != filepath.Join(dir, "var", "events", "legacy") || d.ModernDir != filepath.Join(base, "events", "legacy") {
