@@ -1,9 +1,11 @@
 package tdbcore
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,7 +31,7 @@ type lockEnt struct {
 type lockTable struct {
 	mu      sync.Mutex
 	cond    sync.Cond
-	ents    map[uint32]*lockEnt
+	ents    map[uint32]lockEnt
 	local   map[uint32]*lockEnt // chain locks between goroutines inside an all-record lock
 	all     lockEnt             // the all-record lock
 	chainRd int                 // chain/record entries held for read
@@ -38,7 +40,7 @@ type lockTable struct {
 
 func (lt *lockTable) init() {
 	lt.cond.L = &lt.mu
-	lt.ents = make(map[uint32]*lockEnt)
+	lt.ents = make(map[uint32]lockEnt)
 	lt.local = make(map[uint32]*lockEnt)
 }
 
@@ -102,7 +104,7 @@ func (t *DB) ofd(typ int16, start, n uint32, wait bool) error {
 	fl := unix.Flock_t{Type: typ, Whence: 0, Start: int64(start), Len: int64(n)}
 	backoff := 5 * time.Microsecond
 	for {
-		err := unix.FcntlFlock(uintptr(t.fd), unix.F_OFD_SETLK, &fl)
+		err := setlk(t.fd, &fl)
 		if err == unix.EINTR {
 			continue
 		}
@@ -135,17 +137,15 @@ func (t *DB) lockByte(off uint32, write, wait, counted bool) error {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
 	for {
-		e := lt.ents[off]
-		conflict := false
-		if e != nil {
-			conflict = e.pending || e.writer || (write && e.readers > 0)
-		}
+		e, held := lt.ents[off]
+		conflict := held && (e.pending || e.writer || (write && e.readers > 0))
 		if counted && (lt.all.pending || lt.all.writer || (write && lt.all.readers > 0)) {
 			conflict = true
 		}
 		if !conflict {
-			if e != nil && e.readers > 0 && !write {
+			if held && e.readers > 0 && !write {
 				e.readers++
+				lt.ents[off] = e
 				lt.chainRd += b2i(counted)
 				return nil
 			}
@@ -156,22 +156,26 @@ func (t *DB) lockByte(off uint32, write, wait, counted bool) error {
 		}
 		lt.cond.Wait()
 	}
-	e := &lockEnt{pending: true}
-	lt.ents[off] = e
-	lt.mu.Unlock()
-	err := t.ofd(lockType(write), off, 1, wait)
-	lt.mu.Lock()
-	e.pending = false
-	if err != nil {
+	// Fast path: the kernel lock is free (one non-blocking call).
+	err := t.ofd(lockType(write), off, 1, false)
+	if err != nil && wait && errors.Is(err, ErrWouldBlock) {
+		// Slow path: poll without holding the table, so that other
+		// goroutines can release locks meanwhile.
+		lt.ents[off] = lockEnt{pending: true}
+		lt.mu.Unlock()
+		err = t.ofd(lockType(write), off, 1, true)
+		lt.mu.Lock()
 		delete(lt.ents, off)
 		lt.cond.Broadcast()
+	}
+	if err != nil {
 		return err
 	}
 	if write {
-		e.writer = true
+		lt.ents[off] = lockEnt{writer: true}
 		lt.chainWr += b2i(counted)
 	} else {
-		e.readers = 1
+		lt.ents[off] = lockEnt{readers: 1}
 		lt.chainRd += b2i(counted)
 	}
 	return nil
@@ -181,8 +185,8 @@ func (t *DB) unlockByte(off uint32, write, counted bool) {
 	lt := &t.locks
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
-	e := lt.ents[off]
-	if e == nil {
+	e, ok := lt.ents[off]
+	if !ok {
 		return
 	}
 	if write {
@@ -195,8 +199,10 @@ func (t *DB) unlockByte(off uint32, write, counted bool) {
 	if e.readers == 0 && !e.writer {
 		delete(lt.ents, off)
 		_ = t.ofd(unix.F_UNLCK, off, 1, false)
+		lt.cond.Broadcast()
+		return
 	}
-	lt.cond.Broadcast()
+	lt.ents[off] = e
 }
 
 // lockAll takes the all-record lock: the chain-lock range, gradually as
@@ -268,4 +274,15 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// setlk is fcntl(fd, F_OFD_SETLK, fl). The call never sleeps (waiting is
+// done by polling in ofd), so it is made as a raw system call, without
+// the scheduler hand-off of a blocking one.
+func setlk(fd int, fl *unix.Flock_t) error {
+	_, _, e := unix.RawSyscall(unix.SYS_FCNTL, uintptr(fd), uintptr(unix.F_OFD_SETLK), uintptr(unsafe.Pointer(fl)))
+	if e != 0 {
+		return e
+	}
+	return nil
 }
