@@ -7,7 +7,10 @@ GO        ?= go
 BIN       := bin
 FUZZTIME  ?= 60s
 PKGS      := ./...
-CMDS      := $(notdir $(wildcard ctdbd/cmd/*))
+# Commands with a go.mod of their own (kept out of ctdbd's dependencies, e.g. the etcd
+# lock helper) are built and tested from their own directory.
+NESTED    := $(patsubst %/go.mod,%,$(wildcard ctdbd/cmd/*/go.mod))
+CMDS      := $(filter-out $(notdir $(NESTED)),$(notdir $(wildcard ctdbd/cmd/*)))
 
 export CGO_ENABLED ?= 0
 
@@ -19,12 +22,14 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ $(addprefix ./ctdbd/cmd/,$(CMDS))
+	@for d in $(NESTED); do echo "(cd $$d && go build)"; (cd $$d && CGO_ENABLED=0 $(GO) build -trimpath -o $(CURDIR)/$(BIN)/ .) || exit 1; done
 
 ## test: lint, then every package's tests
 test: lint build unit
 
 unit:
 	$(GO) test -count=1 $(PKGS)
+	@for d in $(NESTED); do echo "(cd $$d && go test)"; (cd $$d && $(GO) test -count=1 ./...) || exit 1; done
 
 ## lint: gofmt, go vet, shellcheck on events.d/ (when installed)
 lint: fmt vet shellcheck
@@ -35,6 +40,7 @@ fmt:
 
 vet:
 	CGO_ENABLED=0 $(GO) vet $(PKGS)
+	@for d in $(NESTED); do (cd $$d && CGO_ENABLED=0 $(GO) vet ./...) || exit 1; done
 
 shellcheck:
 	@if command -v shellcheck >/dev/null 2>&1; then \

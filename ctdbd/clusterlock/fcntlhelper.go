@@ -61,7 +61,7 @@ func FcntlHelperMain(args []string, stdin *os.File, stdout, stderr io.Writer) in
 
 	// Watch for the parent's death before taking the lock, so that no window exists
 	// in which an orphaned helper holds it.
-	parentGone := watchParent(stdin)
+	parentGone := WatchParent(stdin)
 
 	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -148,9 +148,10 @@ func pingLock(fd int, timeout time.Duration) error {
 	}
 }
 
-// watchParent reports (once) when the parent process dies or stdin, if it is a pipe or
-// socket, reaches end-of-file.
-func watchParent(stdin *os.File) <-chan string {
+// WatchParent reports (once) when the parent process dies or stdin, if it is a pipe or
+// socket, reaches end-of-file: how a mutex helper learns at once that the daemon it
+// holds the lock for is gone. Call it early, while the parent is surely alive.
+func WatchParent(stdin *os.File) <-chan string {
 	out := make(chan string, 2)
 	ppid := os.Getppid()
 	if pidfd, err := unix.PidfdOpen(ppid, 0); err == nil {
