@@ -3,6 +3,7 @@ package tdbcore
 import (
 	"bytes"
 	"fmt"
+	"sort"
 )
 
 func (t *DB) bucket(hash uint32) uint32 { return hash % t.hashSize }
@@ -672,11 +673,26 @@ func (t *DB) Repack() error {
 		t.mu.Unlock()
 	}
 	if err == nil {
-		// libtdb copies through a scratch database whose traversal order
-		// is chain order; reinserting in reverse chain order rebuilds the
-		// same chain order here.
-		for i := len(all) - 1; i >= 0 && err == nil; i-- {
-			err = t.Store(all[i].k, all[i].v, Insert)
+		// libtdb copies the records through an in-memory scratch
+		// database (Jenkins hash, same hash size) and back; its traversal
+		// order is by Jenkins bucket, newest first within a bucket.
+		// Reinserting in that order gives the same file as libtdb.
+		order := make([]int, len(all))
+		for i := range order {
+			order[i] = i
+		}
+		bucket := func(i int) uint32 { return JenkinsHash(all[i].k) % t.hashSize }
+		sort.SliceStable(order, func(a, b int) bool {
+			ba, bb := bucket(order[a]), bucket(order[b])
+			if ba != bb {
+				return ba < bb
+			}
+			return order[a] > order[b]
+		})
+		for _, i := range order {
+			if err = t.Store(all[i].k, all[i].v, Insert); err != nil {
+				break
+			}
 		}
 	}
 	if err != nil {
