@@ -23,7 +23,7 @@ type ListEntry struct {
 // directory contributes nothing; ErrNoEventDir when neither script
 // directory exists.
 func ListScripts(c Config) (stock, local []ListEntry, err error) {
-	c = c.DefaultConfig()
+	c = c.WithDefaults()
 	dirs := c.Dirs()
 	stockLinked := map[string]bool{} // modern-dir paths that are stock links
 	if c.DataDir != "" && c.DataDir != "-" {
@@ -92,7 +92,7 @@ func findScript(c Config, name string) (string, Layout, error) {
 // business). Errors: ErrScriptNotFound, ErrNotFileOrLink,
 // ErrInvalidScriptName, or the file system's.
 func EnableScript(c Config, name string) error {
-	c = c.DefaultConfig()
+	c = c.WithDefaults()
 	path, _, err := findScript(c, name)
 	if err != nil {
 		return err
@@ -117,7 +117,7 @@ func EnableScript(c Config, name string) error {
 // loses its execute bits (chmod -x). A name that does not exist is not an
 // error, as in CTDB.
 func DisableScript(c Config, name string) error {
-	c = c.DefaultConfig()
+	c = c.WithDefaults()
 	path, _, err := findScript(c, name)
 	if err != nil || path == "" {
 		return err

@@ -16,7 +16,7 @@ import (
 
 // Config is everything the Runner needs, as plain values; the daemon and the
 // CLI fill it from sysconfig. Zero values mean the defaults in the comments
-// (DefaultConfig fills them in).
+// (WithDefaults fills them in).
 type Config struct {
 	Base       string // CTDB_BASE, default /etc/ctdb
 	ScriptDir  string // legacy events.d, default $CTDB_BASE/events.d (CTDB_EVENT_SCRIPT_DIR); "-" for none
@@ -73,8 +73,11 @@ const (
 	DefaultDataDir             = "/usr/share/ctdb/events/legacy"
 )
 
-// DefaultConfig returns c with every zero field set to its default.
-func (c Config) DefaultConfig() Config {
+// DefaultConfig returns the configuration of a standard node.
+func DefaultConfig() Config { return Config{}.WithDefaults() }
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
 	if c.Base == "" {
 		c.Base = DefaultBase
 	}
@@ -128,6 +131,40 @@ func (c Config) DefaultConfig() Config {
 		c.ScriptLogLevel = &l
 	}
 	return c
+}
+
+// Validate checks c (after WithDefaults) and names the first problem: paths
+// must be absolute, and a configured debug or notify script must be an
+// executable file.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	for _, p := range []struct{ name, path string }{
+		{"CTDB_BASE", c.Base}, {"event script directory", c.ScriptDir},
+		{"events/legacy directory", c.ModernDir}, {"stock script directory", c.DataDir},
+		{"notification directory", c.NotifyDir}, {"CTDB_VARDIR", c.VarDir}, {"result directory", c.ResultDir},
+	} {
+		if p.path != "-" && !filepath.IsAbs(p.path) {
+			return fmt.Errorf("runner: %s %q is not an absolute path", p.name, p.path)
+		}
+	}
+	for _, p := range []struct{ name, path string }{
+		{"[event] debug script", c.DebugScript}, {"CTDB_NOTIFY_SCRIPT", c.NotifyPath},
+	} {
+		if p.path == "" {
+			continue
+		}
+		fi, err := os.Stat(p.path)
+		if err != nil {
+			return fmt.Errorf("runner: %s: %w: install it or remove the setting", p.name, err)
+		}
+		if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+			return fmt.Errorf("runner: %s %s is not an executable file: chmod +x it or remove the setting", p.name, p.path)
+		}
+	}
+	if c.OutputLimit < 0 {
+		return fmt.Errorf("runner: output limit %d is negative", c.OutputLimit)
+	}
+	return nil
 }
 
 // Dirs returns the script directories of c.
@@ -246,7 +283,7 @@ var ErrInRecovery = errors.New("runner: event not allowed while recovery is acti
 // New returns a Runner for cfg (defaults applied). Results are persisted in
 // cfg.ResultDir unless it is "-".
 func New(cfg Config) *Runner {
-	cfg = cfg.DefaultConfig()
+	cfg = cfg.WithDefaults()
 	r := &Runner{cfg: cfg, log: cfg.Logger}
 	if cfg.ResultDir != "-" {
 		r.store = &FileStore{Dir: cfg.ResultDir}

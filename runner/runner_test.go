@@ -556,3 +556,27 @@ func TestFailedScriptOutputLoggedAtScriptLogLevel(t *testing.T) {
 		t.Errorf("log:\n%s", buf.String())
 	}
 }
+
+func TestConfigValidate(t *testing.T) {
+	f := newFixture(t)
+	if err := f.config().Validate(); err != nil {
+		t.Errorf("fixture config: %v", err)
+	}
+	if d := DefaultConfig(); d.ScriptDir != "/etc/ctdb/events.d" || d.ResultDir != "/var/lib/ctdb/events/legacy" || d.Timeout != 30*time.Second {
+		t.Errorf("defaults %+v", d)
+	}
+	bad := f.config()
+	bad.ScriptDir = "relative/events.d"
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "not an absolute path") {
+		t.Errorf("relative dir: %v", err)
+	}
+	bad = f.config()
+	bad.DebugScript = f.scriptIn(f.tmp, "debug.sh", "#!/bin/sh\n", 0o644)
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "not an executable file") {
+		t.Errorf("non-executable debug script: %v", err)
+	}
+	bad.DebugScript = filepath.Join(f.tmp, "missing.sh")
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing debug script: %v", err)
+	}
+}

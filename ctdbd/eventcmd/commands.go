@@ -186,7 +186,7 @@ func eventStatus(c *cli.Context, comp, evName string, classic bool) int {
 		return code(int(syscall.ENOENT))
 	}
 	rc := LoadConfig(c.Getenv, logger(c))
-	if _, _, err := runner.Scan(rc.DefaultConfig().Dirs()); isNoEventDir(err) {
+	if _, _, err := runner.Scan(rc.WithDefaults().Dirs()); isNoEventDir(err) {
 		fmt.Fprintf(c.Stdout, "Event dir for %s does not exist\n", comp)
 		return code(int(syscall.ENOENT))
 	}

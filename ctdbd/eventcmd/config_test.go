@@ -54,7 +54,7 @@ func TestRunnerConfigFromSysconfig(t *testing.T) {
 	if rc.ScriptLogLevel == nil || *rc.ScriptLogLevel != sysconfig.LevelNotice {
 		t.Errorf("script log level %v", rc.ScriptLogLevel)
 	}
-	d := rc.DefaultConfig()
+	d := rc.WithDefaults()
 	if d.ResultDir != filepath.Join(dir, "var", "events", "legacy") || d.ModernDir != filepath.Join(base, "events", "legacy") {
 		t.Errorf("defaults: result dir %s, modern dir %s", d.ResultDir, d.ModernDir)
 	}
