@@ -23,7 +23,7 @@ func TestStateMachine(t *testing.T) {
 		opts := &Options{
 			HashSize: rapid.IntRange(1, 17).Draw(t, "hashSize"),
 			MaxDead:  rapid.IntRange(0, 3).Draw(t, "maxDead"),
-			Flags:    rapid.SampledFrom([]Flags{0, IncompatibleHash, NoMmap, IncompatibleHash | NoMmap}).Draw(t, "flags") | NoSync,
+			Flags:    rapid.SampledFrom([]Flags{0, IncompatibleHash, NoMmap, IncompatibleHash | NoMmap, NoLock, Seqnum}).Draw(t, "flags") | NoSync,
 		}
 		db, err := Open(path, opts)
 		if err != nil {

@@ -125,7 +125,12 @@ func (t *DB) Jenkins() bool { return t.jenkins }
 // Hash returns the hash of key under this file's hash function.
 func (t *DB) Hash(key []byte) uint32 { return t.hashFn(key) }
 
-// Open opens or creates the TDB file at path.
+// Open opens or creates the TDB file at path. A missing or empty file is
+// initialised (unless NoCreate or ReadOnly); a non-empty file that is not
+// a TDB is refused, never overwritten. Open takes libtdb's open lock while
+// it reads the header, wipes the file if ClearIfFirst and it is the only
+// user, and replays the recovery area of a transaction interrupted by a
+// crash, so the first opener after a crash repairs the file.
 func Open(path string, opts *Options) (*DB, error) {
 	var o Options
 	if opts != nil {
