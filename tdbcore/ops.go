@@ -595,6 +595,12 @@ func (t *DB) UnlockAll() error {
 
 // Wipe deletes every record, keeping the recovery area (tdb_wipe_all).
 func (t *DB) Wipe() error {
+	t.mu.Lock()
+	if t.tx != nil {
+		defer t.mu.Unlock()
+		return t.wipeLocked()
+	}
+	t.mu.Unlock()
 	if err := t.LockAll(); err != nil {
 		return err
 	}

@@ -107,6 +107,12 @@ func TestStateMachine(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
+			"wipe": func(t *rapid.T) {
+				if err := db.Wipe(); err != nil {
+					t.Fatal(err)
+				}
+				model = map[string][]byte{}
+			},
 			"begin": func(t *rapid.T) {
 				if inTx {
 					t.Skip("in a transaction")

@@ -309,7 +309,9 @@ func (t *DB) newDatabase(hashSize uint32) error {
 }
 
 // Close cancels any transaction, unmaps and closes the file, which
-// releases all its locks.
+// releases all its locks. Call it only after every other operation, chain
+// lock and traversal on this handle has finished: the descriptor number
+// could otherwise be reused under a late lock call.
 func (t *DB) Close() error {
 	t.mu.Lock()
 	if t.closed {
