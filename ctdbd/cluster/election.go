@@ -128,7 +128,9 @@ func (e *Election) Holding() bool { return e.holding }
 
 type actions []Action
 
-func (a *actions) add(kind ActionKind, leader uint32) { *a = append(*a, Action{Kind: kind, Leader: leader}) }
+func (a *actions) add(kind ActionKind, leader uint32) {
+	*a = append(*a, Action{Kind: kind, Leader: leader})
+}
 
 func (e *Election) setLeader(out *actions, pnn uint32) {
 	if e.leader != pnn {
