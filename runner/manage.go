@@ -62,6 +62,20 @@ var ErrScriptNotFound = errors.New("runner: script does not exist")
 // special file.
 var ErrNotFileOrLink = errors.New("runner: script is not a file or a link")
 
+// SymlinkError is returned when enabling or disabling a stock script fails
+// to create or remove its symlink.
+type SymlinkError struct {
+	Op   string // "create" or "remove"
+	Path string
+	Err  error
+}
+
+func (e *SymlinkError) Error() string {
+	return fmt.Sprintf("runner: failed to %s symlink %s: %v", e.Op, e.Path, e.Err)
+}
+
+func (e *SymlinkError) Unwrap() error { return e.Err }
+
 // ErrInvalidScriptName is returned for names that cannot be scripts.
 var ErrInvalidScriptName = errors.New("runner: invalid script name")
 
@@ -103,7 +117,7 @@ func EnableScript(c Config, name string) error {
 		if fi, serr := os.Stat(stock); serr == nil && fi.Mode().IsRegular() && dirs.Modern != "" {
 			link := filepath.Join(dirs.Modern, name+ScriptSuffix)
 			if err := os.Symlink(stock, link); err != nil {
-				return fmt.Errorf("runner: enable %s: failed to create symlink %s: %w", name, link, err)
+				return &SymlinkError{Op: "create", Path: link, Err: err}
 			}
 			return nil
 		}
@@ -135,7 +149,7 @@ func chmodScript(path string, enable bool) error {
 			return nil
 		}
 		if err := os.Remove(path); err != nil {
-			return fmt.Errorf("runner: failed to remove symlink %s: %w", path, err)
+			return &SymlinkError{Op: "remove", Path: path, Err: err}
 		}
 		return nil
 	}

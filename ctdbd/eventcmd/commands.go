@@ -240,6 +240,11 @@ func scriptChmod(c *cli.Context, comp, name string, enable bool) int {
 	case errors.Is(err, runner.ErrInvalidScriptName):
 		fmt.Fprintf(c.Stdout, "Script %s is invalid in %s\n", name, comp)
 		return int(syscall.EINVAL)
+	case errors.As(err, new(*runner.SymlinkError)):
+		var se *runner.SymlinkError
+		errors.As(err, &se)
+		fmt.Fprintf(c.Stdout, "Failed to %s symlink %s\n", se.Op, se.Path)
+		return errnoOf(err)
 	case errors.Is(err, runner.ErrNotFileOrLink):
 		fmt.Fprintf(c.Stdout, "Script %s is not a file or a link\n", strings.TrimPrefix(err.Error(), runner.ErrNotFileOrLink.Error()+": "))
 		return int(syscall.EINVAL)

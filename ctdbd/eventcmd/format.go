@@ -28,11 +28,16 @@ const ctimeLayout = "Mon Jan _2 15:04:05 2006"
 // (CANNOT RUN). Scripts after the first failed one are left out. For
 // every script that is not OK or DISABLED the output follows as
 // "  OUTPUT: " plus the output exactly as captured. Times are local.
+// Built-in Go hooks are listed only when they did not succeed, so the
+// listing of a healthy node is the same as CTDB's.
 func FormatStatus(w io.Writer, res *runner.Result, loc *time.Location) {
 	if loc == nil {
 		loc = time.Local
 	}
 	for _, s := range res.Scripts {
+		if s.Builtin && !s.Status.Failed() {
+			continue
+		}
 		start := s.Start.In(loc).Format(ctimeLayout)
 		switch s.Status {
 		case runner.StatusNotRun, runner.StatusCancelled:
