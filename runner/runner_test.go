@@ -580,3 +580,22 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("missing debug script: %v", err)
 	}
 }
+
+func TestNotifyHangingScriptIsBoundedAndUnknownKindsRefused(t *testing.T) {
+	f := newFixture(t)
+	ndir := filepath.Join(f.base, "events", "notification")
+	f.scriptIn(ndir, "10.hang.script", fmt.Sprintf("#!/bin/sh\necho $$ > %s/hangpid\nexec sleep 60\n", f.tmp), 0o755)
+	f.scriptIn(ndir, "20.after.script", fmt.Sprintf("#!/bin/sh\necho \"after $1\" >> %s/notes\n", f.tmp), 0o755)
+	cfg := f.config()
+	cfg.Timeout = 300 * time.Millisecond
+	r := New(cfg)
+	r.Notify(context.Background(), "bogus")
+	if _, err := os.Stat(filepath.Join(f.tmp, "hangpid")); err == nil {
+		t.Fatal("notification scripts ran for an unknown kind")
+	}
+	r.Notify(context.Background(), "healthy")
+	waitDead(t, f.pids("hangpid"))
+	if got := f.read("notes"); got != "after healthy\n" {
+		t.Errorf("notes %q", got)
+	}
+}
