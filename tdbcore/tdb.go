@@ -1,11 +1,3 @@
-// Package tdbcore reads and writes TDB files in the on-disk format of
-// Samba's libtdb 1.4, taking the same byte-range locks, so that a Go
-// process and C processes (smbd, tdbtool, python3-tdb) can share one file
-// safely. It also holds the 24-byte CTDB ltdb record header.
-//
-// Only little-endian files are supported; files created with pthread mutex
-// locking (TDB_MUTEX_LOCKING) are refused, because their locks cannot be
-// taken from Go.
 package tdbcore
 
 import (
