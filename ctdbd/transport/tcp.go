@@ -166,7 +166,7 @@ func (t *TCP) acceptLoop() {
 func (t *TCP) readLoop(p *tcpPeer, c net.Conn) {
 	defer t.wg.Done()
 	for {
-		pkt, err := ReadPacket(c, MaxPacket)
+		pkt, err := ReadPacket(c)
 		if err != nil {
 			if t.ctx.Err() == nil {
 				t.log.Info("transport: incoming connection lost", "pnn", p.pnn, "err", err)

@@ -3,7 +3,8 @@
 // of their connection) and an in-memory network for tests of many nodes in one process.
 //
 // The transport moves whole packets as bytes and knows only the first field of the CTDB
-// header, the packet length (host byte order). Everything else is the protocol's.
+// header, the packet length (host byte order), framed with the protocol package's
+// rules. Everything else is the protocol's.
 package transport
 
 import (
@@ -11,21 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/ctdb-go/ctdb/ctdbd/protocol"
 )
 
 // DefaultPort is CTDB's TCP port.
-const DefaultPort = 4379
-
-// HeaderSize is the size of a CTDB packet header; no packet is shorter.
-const HeaderSize = 32
-
-// MaxPacket bounds the length of a packet read from a peer. CTDB has no bound; a peer
-// (or anything else that reaches the port) announcing more is disconnected.
-const MaxPacket = 64 << 20
-
-// Alignment is the packet alignment on TCP: CTDB pads every packet to a multiple of 8
-// bytes and counts the padding in the length field.
-const Alignment = 8
+const DefaultPort = protocol.Port
 
 // ErrNotConnected is returned by Send when there is no connection to the node.
 var ErrNotConnected = errors.New("transport: node is not connected")
@@ -56,14 +48,14 @@ type Transport interface {
 	Close() error
 }
 
-// Pad returns pkt padded with zeros to a multiple of Alignment, with the length field
-// (the first 4 bytes, host order) set to the padded length, as CTDB sends on TCP. It
-// returns pkt itself when no padding is needed.
+// Pad returns pkt padded with zeros to a multiple of protocol.Alignment, with the
+// length field (the first 4 bytes, host order) set to the padded length, as CTDB sends
+// on TCP. It returns pkt itself when no padding is needed.
 func Pad(pkt []byte) []byte {
 	if len(pkt) < 4 {
 		return pkt
 	}
-	n := (len(pkt) + Alignment - 1) &^ (Alignment - 1)
+	n := (len(pkt) + protocol.Alignment - 1) &^ (protocol.Alignment - 1)
 	if n != len(pkt) {
 		p := make([]byte, n)
 		copy(p, pkt)
@@ -73,16 +65,20 @@ func Pad(pkt []byte) []byte {
 	return pkt
 }
 
-// ReadPacket reads one length-prefixed packet. A length below the header size or above
-// max is an error: the stream cannot be trusted after it.
-func ReadPacket(r io.Reader, max uint32) ([]byte, error) {
+// ReadPacket reads one packet from a node-to-node stream. A length that is below the
+// header size, above protocol.MaxPacketSize or not a multiple of protocol.Alignment is
+// an error: the stream cannot be trusted after it (CTDB drops such connections too).
+func ReadPacket(r io.Reader) ([]byte, error) {
 	var lb [4]byte
 	if _, err := io.ReadFull(r, lb[:]); err != nil {
 		return nil, err
 	}
-	n := binary.NativeEndian.Uint32(lb[:])
-	if n < HeaderSize || n > max {
-		return nil, fmt.Errorf("transport: packet length %d out of range (%d to %d)", n, HeaderSize, max)
+	n, err := protocol.FrameLength(lb[:])
+	if err == nil {
+		err = protocol.CheckTCPLength(uint32(n))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("transport: %w", err)
 	}
 	pkt := make([]byte, n)
 	copy(pkt, lb[:])

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctdb-go/ctdb/ctdbd/protocol"
 	"go.uber.org/goleak"
 )
 
@@ -87,7 +88,7 @@ func TestPadAndReadPacket(t *testing.T) {
 	if len(p) != 40 || binary.NativeEndian.Uint32(p) != 40 || p[36] != 7 || p[37] != 0 {
 		t.Fatalf("Pad(37 bytes) = %d bytes, length field %d", len(p), binary.NativeEndian.Uint32(p))
 	}
-	got, err := ReadPacket(bytes.NewReader(p), MaxPacket)
+	got, err := ReadPacket(bytes.NewReader(p))
 	if err != nil || !bytes.Equal(got, p) {
 		t.Fatalf("ReadPacket = %v, %v", got, err)
 	}
@@ -96,13 +97,18 @@ func TestPadAndReadPacket(t *testing.T) {
 		data []byte
 	}{
 		{"short length", packet(8, 0)},
-		{"huge length", func() []byte { p := packet(32, 0); binary.NativeEndian.PutUint32(p, MaxPacket+1); return p }()},
+		{"huge length", func() []byte {
+			p := packet(32, 0)
+			binary.NativeEndian.PutUint32(p, protocol.MaxPacketSize+8)
+			return p
+		}()},
+		{"unaligned length", packet(33, 0)},
 	} {
-		if _, err := ReadPacket(bytes.NewReader(tc.data), MaxPacket); err == nil {
+		if _, err := ReadPacket(bytes.NewReader(tc.data)); err == nil {
 			t.Errorf("%s: accepted", tc.name)
 		}
 	}
-	if _, err := ReadPacket(bytes.NewReader(packet(40, 1)[:20]), MaxPacket); err != io.ErrUnexpectedEOF {
+	if _, err := ReadPacket(bytes.NewReader(packet(40, 1)[:20])); err != io.ErrUnexpectedEOF {
 		t.Errorf("truncated packet: %v", err)
 	}
 }
