@@ -405,6 +405,13 @@ func (f *fakeDaemon) control(h Header, c *ReqControl, req Payload) (status int32
 	case ControlStatistics:
 		s := f.stats
 		return 0, &s, nil
+	case ControlGetDBMap:
+		return 0, &DBMap{}, nil
+	case ControlSetVNNMap:
+		f.generation = req.(*VNNMap).Generation
+		return 0, nil, nil
+	case ControlStartRecovery, ControlEndRecovery:
+		return 0, nil, nil
 	}
 	f.errs = append(f.errs, errors.New("fake daemon: unhandled control "+c.Opcode.String()))
 	return -1, nil, nil
