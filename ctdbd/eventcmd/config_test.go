@@ -1,6 +1,7 @@
 package eventcmd
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -57,6 +58,19 @@ func TestRunnerConfigFromSysconfig(t *testing.T) {
 	d := rc.WithDefaults()
 	if d.ResultDir != filepath.Join(dir, "var", "events", "legacy") || d.ModernDir != filepath.Join(base, "events", "legacy") {
 		t.Errorf("defaults: result dir %s, modern dir %s", d.ResultDir, d.ModernDir)
+	}
+
+	// The whole configuration does not load (no nodes file): the
+	// sysconfig file's event settings still count.
+	if err := os.Remove(filepath.Join(base, "nodes")); err != nil {
+		t.Fatal(err)
+	}
+	env0 := map[string]string{"CTDB_BASE": base, "CTDB_SYSCONFIG": sys}
+	rc = LoadConfig(func(k string) string { return env0[k] }, slog.New(slog.DiscardHandler))
+	if rc.VarDir != filepath.Join(dir, "var") || rc.ScriptDir != filepath.Join(base, "scripts") ||
+		rc.Timeout != 7*time.Second || rc.NotifyPath != "/etc/ctdb/notify.sh" || rc.SysconfigFile != sys ||
+		rc.DebugScript != "/etc/ctdb/debug-hung-script.sh" || rc.ScriptLogLevel == nil || *rc.ScriptLogLevel != sysconfig.LevelNotice {
+		t.Errorf("fallback from the sysconfig file alone: %+v", rc)
 	}
 
 	// No usable configuration: CTDB_BASE from the environment, defaults
