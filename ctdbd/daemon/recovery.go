@@ -1,0 +1,243 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ctdb-go/ctdb/ctdbd/protocol"
+)
+
+// recoveryRun is a recovery in progress, driven by the leader.
+type recoveryRun struct {
+	cancel context.CancelFunc
+}
+
+// activeSet returns the PNNs of the active nodes this leader can reach (connected and
+// not banned, stopped or deleted), in PNN order, and a key naming the set.
+func (d *Daemon) activeSet() ([]uint32, string) {
+	var pnns []uint32
+	var key []string
+	for _, n := range d.nodes {
+		if n.flags&protocol.NodeFlagsInactive == 0 && (n.pnn == d.self || n.connected) {
+			pnns = append(pnns, n.pnn)
+			key = append(key, fmt.Sprint(n.pnn))
+		}
+	}
+	return pnns, strings.Join(key, ",")
+}
+
+// leaderCheck runs on every tick while this node acts as leader: it starts a recovery
+// when the cluster changed since the last one (a node came or went, flags changed, the
+// node just became leader).
+func (d *Daemon) leaderCheck(now time.Time) {
+	if d.recovery != nil {
+		return
+	}
+	active, key := d.activeSet()
+	if !d.needRecover && key == d.lastRecSet {
+		return
+	}
+	d.needRecover = false
+	ctx, cancel := context.WithCancel(context.Background())
+	d.recovery = &recoveryRun{cancel: cancel}
+	gen := newGeneration()
+	timeout := time.Duration(max(d.tunables.RecoverTimeout, 1)) * time.Second
+	d.log.Info("starting recovery", "pnn", d.self, "generation", gen, "nodes", key)
+	go func() {
+		err := d.recover(ctx, active, gen, timeout)
+		cancel()
+		d.do(func() {
+			d.recovery = nil
+			if err != nil {
+				d.log.Warn("recovery failed; will retry", "generation", gen, "err", err)
+				d.needRecover = true
+				return
+			}
+			d.lastRecSet = key
+			d.log.Info("recovery finished", "pnn", d.self, "generation", gen, "nodes", key)
+		})
+	}()
+}
+
+func (d *Daemon) cancelRecovery() {
+	if d.recovery != nil {
+		d.recovery.cancel()
+	}
+}
+
+// recover makes the active nodes agree on a new generation and VNN map: recovery mode
+// on, startrecovery, the new map, recovery mode off, recovered. Database contents join
+// this sequence with the databases issue.
+func (d *Daemon) recover(ctx context.Context, active []uint32, gen uint32, timeout time.Duration) error {
+	step := func(op protocol.Opcode, p protocol.Payload, nodes []uint32) (map[uint32]*protocol.ReplyControl, error) {
+		var mu sync.Mutex
+		replies := map[uint32]*protocol.ReplyControl{}
+		var wg sync.WaitGroup
+		var firstErr error
+		for _, pnn := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cctx, cancel := context.WithTimeout(ctx, timeout)
+				defer cancel()
+				r, err := d.remoteControl(cctx, pnn, op, p)
+				if err == nil && r.Status != 0 && op != protocol.ControlGetCapabilities {
+					err = fmt.Errorf("node %d: %v failed: %s", pnn, op, r.ErrMsg)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				replies[pnn] = r
+			}()
+		}
+		wg.Wait()
+		return replies, firstErr
+	}
+	caps, err := step(protocol.ControlGetCapabilities, nil, active)
+	if err != nil {
+		return err
+	}
+	var vnn []uint32
+	for _, pnn := range active {
+		var c protocol.Uint32
+		if r := caps[pnn]; r != nil && r.Status == 0 && protocol.UnmarshalPayload(r.Data, &c) == nil && uint32(c)&protocol.CapLMaster != 0 {
+			vnn = append(vnn, pnn)
+		}
+	}
+	if len(vnn) == 0 {
+		vnn = []uint32{d.self}
+	}
+	sort.Slice(vnn, func(i, j int) bool { return vnn[i] < vnn[j] })
+	active32 := protocol.Uint32(protocol.RecoveryActive)
+	normal := protocol.Uint32(protocol.RecoveryNormal)
+	steps := []struct {
+		op protocol.Opcode
+		p  protocol.Payload
+	}{
+		{protocol.ControlSetRecMode, &active32},
+		{protocol.ControlStartRecovery, nil},
+		{protocol.ControlSetVNNMap, &protocol.VNNMap{Generation: gen, Map: vnn}},
+		{protocol.ControlSetRecMode, &normal},
+		{protocol.ControlEndRecovery, nil},
+	}
+	for _, s := range steps {
+		if _, err := step(s.op, s.p, active); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recovered runs on every node when a recovery ends (END_RECOVERY). The first one
+// moves the node on to STARTUP.
+func (d *Daemon) recovered() {
+	go func() {
+		if err := d.event(context.Background(), "recovered"); err != nil {
+			d.log.Warn("recovered event failed", "err", err)
+		}
+	}()
+	if d.runstate == protocol.RunstateFirstRecovery {
+		d.runstate = protocol.RunstateStartup
+		go d.startup()
+	}
+}
+
+// startup runs the startup event until it succeeds (every 5 s, as CTDB), then starts
+// monitoring.
+func (d *Daemon) startup() {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), d.eventTimeout())
+		err := d.event(ctx, "startup")
+		cancel()
+		if err == nil {
+			break
+		}
+		d.log.Warn("startup event failed; retrying in 5 s", "err", err)
+		select {
+		case <-time.After(5 * time.Second):
+		case <-d.stopping:
+			return
+		}
+	}
+	d.do(func() {
+		d.runstate = protocol.RunstateRunning
+		d.log.Info("node running", "pnn", d.self)
+	})
+	d.monitorLoop()
+}
+
+func (d *Daemon) eventTimeout() time.Duration {
+	var t uint32 = 30
+	d.call(func() { t = d.tunables.ScriptTimeout })
+	return time.Duration(max(t, 1)) * time.Second
+}
+
+// monitorLoop runs the monitor event every MonitorInterval; its result sets or clears
+// UNHEALTHY. The first monitor runs at once, so a node is healthy seconds after start.
+func (d *Daemon) monitorLoop() {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), d.eventTimeout())
+		err := d.event(ctx, "monitor")
+		cancel()
+		d.do(func() {
+			if err != nil {
+				if d.nodes[d.self].flags&protocol.NodeFlagsUnhealthy == 0 {
+					d.log.Warn("monitor event failed: node unhealthy", "err", err)
+				}
+				d.setFlags(protocol.NodeFlagsUnhealthy, 0)
+			} else {
+				d.setFlags(0, protocol.NodeFlagsUnhealthy)
+			}
+		})
+		var interval uint32 = 15
+		d.call(func() { interval = d.tunables.MonitorInterval })
+		select {
+		case <-time.After(time.Duration(max(interval, 1)) * time.Second):
+		case <-d.stopping:
+			return
+		}
+	}
+}
+
+// ban bans this node for seconds (0 lifts the ban).
+func (d *Daemon) ban(seconds uint32) {
+	if d.banTimer != nil {
+		d.banTimer.Stop()
+		d.banTimer = nil
+	}
+	if seconds == 0 {
+		d.banUntil = time.Time{}
+		d.setFlags(0, protocol.NodeFlagsBanned)
+		return
+	}
+	d.banUntil = time.Now().Add(time.Duration(seconds) * time.Second)
+	d.log.Warn("node banned", "pnn", d.self, "seconds", seconds)
+	d.setFlags(protocol.NodeFlagsBanned, 0)
+	d.banTimer = time.AfterFunc(time.Duration(seconds)*time.Second, func() {
+		d.do(func() {
+			if !d.banUntil.IsZero() && !time.Now().Before(d.banUntil) {
+				d.log.Info("ban expired", "pnn", d.self)
+				d.banUntil = time.Time{}
+				d.setFlags(0, protocol.NodeFlagsBanned)
+			}
+		})
+	})
+}
+
+// banTime returns the seconds left of this node's ban.
+func (d *Daemon) banTime() uint32 {
+	if d.banUntil.IsZero() {
+		return 0
+	}
+	left := time.Until(d.banUntil)
+	if left <= 0 {
+		return 0
+	}
+	return uint32((left + time.Second - 1) / time.Second)
+}
