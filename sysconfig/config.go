@@ -54,6 +54,9 @@ type Options struct {
 	// Logger receives notices, warnings and (at debug level) ignored sysconfig lines;
 	// nil discards them. They are also kept in Config.Messages.
 	Logger *slog.Logger
+	// SkipNodes leaves the nodes file unread (Config.Nodes stays empty), for tools that
+	// need the node's own settings but not the cluster's members (ctdb event).
+	SkipNodes bool
 }
 
 // Message is a notice or warning found while loading.
@@ -212,8 +215,10 @@ func (l *loader) load() error {
 	if err := l.loadTunables(); err != nil {
 		return err
 	}
-	if err := l.loadNodes(); err != nil {
-		return err
+	if !l.opts.SkipNodes {
+		if err := l.loadNodes(); err != nil {
+			return err
+		}
 	}
 	return l.loadPublicAddresses()
 }

@@ -442,3 +442,16 @@ func TestDumpRoundTrip(t *testing.T) {
 		t.Errorf("dump sets %d options, want 3 (log level, cluster lock, volatile dir): %+v", len(settings), settings)
 	}
 }
+
+// TestSkipNodes: tools that do not need the cluster's members load without a nodes file.
+func TestSkipNodes(t *testing.T) {
+	base := t.TempDir()
+	none := func(string) (string, bool) { return "", false }
+	if _, err := Load(Options{Base: base, SysconfigFile: "none", LookupEnv: none}); err == nil {
+		t.Fatal("missing nodes file accepted without SkipNodes")
+	}
+	c, err := Load(Options{Base: base, SysconfigFile: "none", LookupEnv: none, SkipNodes: true})
+	if err != nil || len(c.Nodes) != 0 {
+		t.Fatalf("SkipNodes: %v, nodes %v", err, c.Nodes)
+	}
+}

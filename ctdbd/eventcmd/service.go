@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -135,84 +134,23 @@ func slogLevel(name string) (slog.Level, bool) {
 	return 0, false
 }
 
-// LoadConfig reads the node's configuration for the event commands. A
-// configuration that does not load as a whole (a missing nodes file, say)
-// does not stop event commands: the error is logged, and the event settings
-// of the sysconfig file alone are used (see sysconfigEventSettings).
+// LoadConfig reads the node's configuration for the event commands. The nodes file is
+// not needed for them and is not read. A configuration that does not load (a broken
+// sysconfig file, say) does not stop event commands: the error is logged, and the
+// defaults are used.
 func LoadConfig(getenv func(string) string, log *slog.Logger) runner.Config {
 	lookup := func(k string) (string, bool) {
 		v := getenv(k)
 		return v, v != ""
 	}
-	cfg, err := sysconfig.Load(sysconfig.Options{LookupEnv: lookup})
+	cfg, err := sysconfig.Load(sysconfig.Options{LookupEnv: lookup, SkipNodes: true})
 	if err != nil {
-		log.Debug("configuration not loaded as a whole; using the sysconfig file's event settings", "err", err)
-		rc := RunnerConfig(nil, getenv)
-		sysconfigEventSettings(&rc, getenv, lookup, log)
-		rc.Logger = log
-		return rc
+		log.Warn("configuration not loaded; using defaults", "err", err)
+		cfg = nil
 	}
 	rc := RunnerConfig(cfg, getenv)
 	rc.Logger = log
 	return rc
-}
-
-// sysconfigEventSettings reads only the sysconfig file (CTDB_SYSCONFIG, else
-// /etc/sysconfig/ctdb, else /etc/default/ctdb) and applies the variables
-// the event commands need: CTDB_VARDIR, CTDB_EVENT_SCRIPT_DIR,
-// CTDB_NOTIFY_SCRIPT, CTDB_DEBUG_HUNG_SCRIPT, CTDB_SCRIPT_LOG_LEVEL and
-// CTDB_SET_EventScriptTimeout. It is the fallback when the whole
-// configuration does not load, so that results still go to the configured
-// CTDB_VARDIR and not to the default one.
-func sysconfigEventSettings(rc *runner.Config, getenv func(string) string, lookup func(string) (string, bool), log *slog.Logger) {
-	path := getenv("CTDB_SYSCONFIG")
-	if path == "none" {
-		return
-	}
-	if path == "" {
-		for _, p := range sysconfig.DefaultSysconfigFiles {
-			if _, err := os.Stat(p); err == nil {
-				path = p
-				break
-			}
-		}
-	}
-	if path == "" {
-		return
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		log.Debug("sysconfig file not read", "err", err)
-		return
-	}
-	f, err := sysconfig.ParseShell(path, data, lookup)
-	if err != nil {
-		log.Debug("sysconfig file not parsed", "err", err)
-		return
-	}
-	rc.SysconfigFile = path
-	get := func(name string) string {
-		v, _ := f.Get(name)
-		return v.Value
-	}
-	if v := get("CTDB_VARDIR"); v != "" {
-		rc.VarDir = v
-	}
-	if v := get("CTDB_EVENT_SCRIPT_DIR"); v != "" {
-		rc.ScriptDir = v
-	}
-	if v := get("CTDB_NOTIFY_SCRIPT"); v != "" {
-		rc.NotifyPath = v
-	}
-	if v := get("CTDB_DEBUG_HUNG_SCRIPT"); v != "" {
-		rc.DebugScript = v
-	}
-	if lvl, ok := slogLevel(get("CTDB_SCRIPT_LOG_LEVEL")); ok {
-		rc.ScriptLogLevel = &lvl
-	}
-	if n, err := strconv.Atoi(get("CTDB_SET_EventScriptTimeout")); err == nil && n > 0 {
-		rc.Timeout = time.Duration(n) * time.Second
-	}
 }
 
 // service picks the daemon's service or a local one.
