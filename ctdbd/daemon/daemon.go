@@ -48,12 +48,6 @@ type Options struct {
 	Socket string
 }
 
-// Events runs an event through the event-script pipeline. Run returns an error when a
-// script failed or timed out.
-type Events interface {
-	Run(ctx context.Context, event string, args ...string) error
-}
-
 // nodeState is what a node knows about one node of the cluster (itself included).
 type nodeState struct {
 	pnn       uint32
@@ -277,6 +271,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.event(ctx, "init"); err != nil {
 		return fmt.Errorf("daemon: init event failed: %w", err)
 	}
+	d.notify("init")
 	if d.opts.Socket != "-" {
 		path := d.cfg.Socket
 		if d.opts.Socket != "" {
@@ -292,6 +287,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.event(ctx, "setup"); err != nil {
 		return fmt.Errorf("daemon: setup event failed: %w", err)
 	}
+	d.notify("setup")
 	tr := d.opts.Transport
 	if tr == nil {
 		addrs := map[uint32]netip.Addr{}
@@ -345,6 +341,12 @@ func (d *Daemon) event(ctx context.Context, name string, args ...string) error {
 		return nil
 	}
 	return d.opts.Events.Run(ctx, name, args...)
+}
+
+func (d *Daemon) notify(kind string) {
+	if d.opts.Events != nil {
+		go d.opts.Events.Notify(context.Background(), kind)
+	}
 }
 
 // runLoop processes posted work until the daemon stops.

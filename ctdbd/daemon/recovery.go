@@ -169,6 +169,7 @@ func (d *Daemon) startup() {
 		d.runstate = protocol.RunstateRunning
 		d.log.Info("node running", "pnn", d.self)
 	})
+	d.notify("startup")
 	d.monitorLoop()
 }
 
@@ -183,18 +184,14 @@ func (d *Daemon) eventTimeout() time.Duration {
 func (d *Daemon) monitorLoop() {
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), d.eventTimeout())
-		err := d.event(ctx, "monitor")
+		healthy, changed, reason := true, true, ""
+		if d.opts.Events != nil {
+			healthy, changed, reason = d.opts.Events.Monitor(ctx)
+		}
 		cancel()
-		d.do(func() {
-			if err != nil {
-				if d.nodes[d.self].flags&protocol.NodeFlagsUnhealthy == 0 {
-					d.log.Warn("monitor event failed: node unhealthy", "err", err)
-				}
-				d.setFlags(protocol.NodeFlagsUnhealthy, 0)
-			} else {
-				d.setFlags(0, protocol.NodeFlagsUnhealthy)
-			}
-		})
+		if changed {
+			d.do(func() { d.setHealth(healthy, reason) })
+		}
 		var interval uint32 = 15
 		d.call(func() { interval = d.tunables.MonitorInterval })
 		select {
@@ -202,6 +199,27 @@ func (d *Daemon) monitorLoop() {
 		case <-d.stopping:
 			return
 		}
+	}
+}
+
+// setHealth applies a monitor result: UNHEALTHY set or cleared, notification scripts
+// told of a change.
+func (d *Daemon) setHealth(healthy bool, reason string) {
+	was := d.nodes[d.self].flags&protocol.NodeFlagsUnhealthy == 0
+	if healthy {
+		d.setFlags(0, protocol.NodeFlagsUnhealthy)
+	} else {
+		d.setFlags(protocol.NodeFlagsUnhealthy, 0)
+	}
+	if was == healthy {
+		return
+	}
+	if healthy {
+		d.log.Info("monitor event OK: node healthy", "pnn", d.self)
+		d.notify("healthy")
+	} else {
+		d.log.Warn("monitor event failed: node unhealthy", "pnn", d.self, "reason", reason)
+		d.notify("unhealthy")
 	}
 }
 

@@ -21,6 +21,8 @@ import (
 	"syscall"
 
 	"github.com/ctdb-go/ctdb/ctdbd/daemon"
+	"github.com/ctdb-go/ctdb/ctdbd/eventcmd"
+	"github.com/ctdb-go/ctdb/runner"
 	"github.com/ctdb-go/ctdb/sysconfig"
 )
 
@@ -71,7 +73,19 @@ func run(args []string) int {
 		}
 		defer os.Remove(*pidfile)
 	}
-	d, err := daemon.New(cfg, daemon.Options{Logger: logger})
+	rc := eventcmd.RunnerConfig(cfg, os.Getenv)
+	rc.Logger = logger
+	if err := rc.WithDefaults().Validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "ctdbd: event scripts: %v\n", err)
+		return 1
+	}
+	events := runner.New(rc)
+	if w, err := events.Watch(0, nil); err == nil {
+		defer w.Close()
+	} else {
+		logger.Warn("event script directory not watched; changes are seen at the next event", "err", err)
+	}
+	d, err := daemon.New(cfg, daemon.Options{Logger: logger, Events: daemon.RunnerEvents{R: events}})
 	if err != nil {
 		logger.Error(err.Error())
 		fmt.Fprintf(os.Stderr, "ctdbd: %v\n", err)
