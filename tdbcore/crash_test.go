@@ -297,6 +297,12 @@ func TestCrashAtCommitPoints(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "crash.tdb")
 	rng := rand.New(rand.NewSource(1))
 	pending, last := 0, 0
+	var live *DB // a handle kept open across crashes
+	defer func() {
+		if live != nil {
+			live.Close()
+		}
+	}()
 	for round := 0; round < 40; round++ {
 		at := rng.Intn(60)
 		cmd := goWriter(path, at)
@@ -307,6 +313,24 @@ func TestCrashAtCommitPoints(t *testing.T) {
 		}
 		if recoveryPending(t, path) {
 			pending++
+		}
+		if live == nil {
+			if live, err = Open(path, &Options{NoCreate: true, Flags: NoSync}); err != nil {
+				t.Fatal(err)
+			}
+		} else if round%3 == 0 {
+			// The handle that was open during the crash notices the
+			// interrupted commit on its next lock and recovers it.
+			m := map[string][]byte{}
+			if _, err := live.TraverseRead(func(k, v []byte) error { m[string(k)] = v; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := crashCheck(m); err != nil {
+				t.Fatalf("handle open across the crash: %v", err)
+			}
+			if _, err := live.Fetch([]byte("gen")); err != nil && !errors.Is(err, ErrNotFound) {
+				t.Fatal(err)
+			}
 		}
 		t.Logf("round %d: crash point %d", round, at)
 		last = verifyCrashed(t, py, path, round%2 == 0)

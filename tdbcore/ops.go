@@ -561,17 +561,21 @@ func (t *DB) lockAllAPI(write, wait bool) error {
 		return err
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.allHeld, t.allWrite, t.allCount = true, write, 1
 	if t.needsRecovery() {
-		if err := t.recover(); err != nil {
-			t.allHeld = false
-			t.mu.Unlock()
-			t.unlockAll()
-			t.mu.Lock()
+		// As libtdb: drop the lock, recover under the commit's locks,
+		// and take it again.
+		t.mu.Unlock()
+		t.unlockAll()
+		t.mu.Lock()
+		err := t.lockAndRecover()
+		t.mu.Unlock()
+		if err != nil {
 			return err
 		}
+		return t.lockAllAPI(write, wait)
 	}
+	t.allHeld, t.allWrite, t.allCount = true, write, 1
+	t.mu.Unlock()
 	return nil
 }
 

@@ -60,6 +60,15 @@ func (t *DB) traverse(fn func(key, value []byte) error, write bool) (int, error)
 			return 0, err
 		}
 		defer t.unlockByte(transactionLockOff, write, false)
+		t.mu.Lock()
+		var err error
+		if t.needsRecovery() {
+			err = t.lockAndRecover()
+		}
+		t.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
 	}
 	tl := travLock{write: write}
 	count := 0
