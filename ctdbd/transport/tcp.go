@@ -302,6 +302,16 @@ func (t *TCP) updateLocked(p *tcpPeer) {
 	}
 }
 
+// Reset drops both connections to node pnn (the daemon found it silent past the
+// keepalive limit); the outgoing one is retried as usual.
+func (t *TCP) Reset(pnn uint32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.peers[pnn]; p != nil && !t.closed {
+		t.resetLocked(p)
+	}
+}
+
 // Send queues pkt on the outgoing connection to pnn.
 func (t *TCP) Send(pnn uint32, pkt []byte) error {
 	t.mu.Lock()

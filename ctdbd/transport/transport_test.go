@@ -186,6 +186,11 @@ func TestTCPThreeNodes(t *testing.T) {
 		t.Errorf("node 1 received packets meant for node 2")
 	}
 
+	// Reset (a silent peer) drops both directions; the pair reconnects by itself.
+	trs[0].Reset(1)
+	recs[0].waitFor(t, "node 1 reset", func() bool { return recs[0].count("down 1") == 1 })
+	recs[0].waitFor(t, "node 1 back", func() bool { return recs[0].count("up 1") == 2 })
+
 	trs[2].Close()
 	for _, i := range []int{0, 1} {
 		recs[i].waitFor(t, "node 2 down", func() bool { return recs[i].count("down 2") == 1 })
