@@ -77,6 +77,8 @@ import os, sys, tdb
 path, hs, fl, opsf = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 def b(s): return b"" if s == "-" else bytes.fromhex(s)
 t = tdb.Tdb(path, hs, fl, os.O_RDWR | os.O_CREAT, 0o600)
+if len(sys.argv) > 5:
+    t.max_dead = int(sys.argv[5])
 for line in open(opsf):
     p = line.split()
     if p[0] == "D":
@@ -332,5 +334,37 @@ func TestInteropRepack(t *testing.T) {
 	cb, _ := os.ReadFile(cfile)
 	if !bytes.Equal(gb, cb) {
 		t.Errorf("repacked files are not byte-identical (%d vs %d bytes)", len(gb), len(cb))
+	}
+}
+
+// TestInteropMaxDead compares files written with CTDB's dead-record
+// setting (MaxDead 5, as DatabaseMaxDead) by libtdb and tdbcore.
+func TestInteropMaxDead(t *testing.T) {
+	py := pythonTDB(t)
+	dir := t.TempDir()
+	ops, model := genOps(5, 4000)
+	opsFile := writeOps(t, dir, ops)
+	cfile := filepath.Join(dir, "c.tdb")
+	if out, err := exec.Command(py, "-c", pyApply, cfile, "0", fmt.Sprint(int(IncompatibleHash)), opsFile, "5").CombinedOutput(); err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	gfile := filepath.Join(dir, "g.tdb")
+	db, err := Open(gfile, &Options{Flags: IncompatibleHash, MaxDead: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyGo(t, db, ops)
+	if n, err := db.Check(); err != nil || n != len(model) {
+		t.Fatalf("check: %d %v", n, err)
+	}
+	db.Close()
+	tdbtoolCheck(t, gfile)
+	if tdbdump(t, gfile) != tdbdump(t, cfile) {
+		t.Fatal("tdbdump differs")
+	}
+	gb, _ := os.ReadFile(gfile)
+	cb, _ := os.ReadFile(cfile)
+	if !bytes.Equal(gb, cb) {
+		t.Errorf("files are not byte-identical (%d vs %d bytes)", len(gb), len(cb))
 	}
 }
