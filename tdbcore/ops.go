@@ -534,7 +534,9 @@ func (c *Chain) Delete(key []byte) error {
 
 // LockAll takes the all-record write lock (tdb_lockall): no other process
 // or handle can read or write any record until UnlockAll. Operations on
-// this handle by any goroutine keep working.
+// this handle by any goroutine keep working. It waits for chain locks held
+// by other goroutines of this handle, and fails with ErrLockState while a
+// traversal of this handle is in progress.
 func (t *DB) LockAll() error { return t.lockAllAPI(true, true) }
 
 // LockAllNonblock is LockAll failing with ErrWouldBlock when busy.
@@ -555,6 +557,11 @@ func (t *DB) lockAllAPI(write, wait bool) error {
 		}
 		t.allCount++
 		return nil
+	}
+	if t.traversals > 0 {
+		// Its record locks would punch holes in the all-record lock.
+		t.mu.Unlock()
+		return fmt.Errorf("tdbcore: %s: all-record lock requested while this handle traverses: %w", t.path, ErrLockState)
 	}
 	t.mu.Unlock()
 	if err := t.lockAll(write, wait); err != nil {
