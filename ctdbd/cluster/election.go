@@ -22,6 +22,16 @@ type ElectionConfig struct {
 	// LockRetry is how soon a node that could not take the cluster lock tries again
 	// while there is no leader.
 	LockRetry time.Duration
+	// Nodes is the number of live (not deleted) nodes in the nodes file. With three
+	// or more, a leader that has been cut off from every other node for
+	// IsolationGrace hands the lock over (see Election); with two, the other node is
+	// just as alone, so the holder keeps the lock.
+	Nodes int
+	// IsolationGrace is how long an isolated leader keeps the lock (default
+	// LeaderTimeout); after handing it over it waits HandoverBackoff (default twice
+	// LeaderTimeout) before competing again.
+	IsolationGrace  time.Duration
+	HandoverBackoff time.Duration
 }
 
 // ActionKind says what the node must do.
@@ -82,6 +92,13 @@ func (a Action) String() string {
 // at once (the lock, not the timer, keeps two leaders apart), and a node that loses the
 // race keeps retrying while nobody announces leadership.
 //
+// A leader cut off from every other node keeps the lock for IsolationGrace, then
+// releases it and stays out of the race for HandoverBackoff, once per isolation: if
+// the other nodes are alive they take the lock and recover without it (CTDB 4.17 lets
+// the isolated leader keep the lock, and the rest of the cluster without a leader, for
+// as long as the cut lasts); if they are all dead, the lock is still free after the
+// backoff and the node leads again.
+//
 // An Election is a pure state machine: not safe for concurrent use; the caller
 // serialises events (one goroutine per node) and carries out the returned actions in
 // order.
@@ -98,6 +115,10 @@ type Election struct {
 	lastBroadcast time.Time // last broadcast we sent as leader
 	nextTry       time.Time // earliest next TryLock
 	connected     map[uint32]bool
+
+	isolatedSince time.Time // when the last peer went away (zero while any is connected)
+	handedOver    bool      // released the lock in this isolation episode
+	actingSince   time.Time
 }
 
 // NewElection returns the election state of a node that has just started: no leader
@@ -111,6 +132,12 @@ func NewElection(cfg ElectionConfig) *Election {
 	}
 	if cfg.LockRetry <= 0 {
 		cfg.LockRetry = 250 * time.Millisecond
+	}
+	if cfg.IsolationGrace <= 0 {
+		cfg.IsolationGrace = cfg.LeaderTimeout
+	}
+	if cfg.HandoverBackoff <= 0 {
+		cfg.HandoverBackoff = 2 * cfg.LeaderTimeout
 	}
 	return &Election{cfg: cfg, leader: protocol.UnknownPNN, connected: map[uint32]bool{}}
 }
@@ -163,6 +190,7 @@ func (e *Election) maybeTry(now time.Time, out *actions) {
 func (e *Election) Start(now time.Time) []Action {
 	var out actions
 	e.lastHeard = now
+	e.isolatedSince = now
 	e.maybeTry(now, &out)
 	return out
 }
@@ -214,6 +242,8 @@ func (e *Election) LeaderMessage(now time.Time, from, leader uint32) []Action {
 func (e *Election) PeerUp(now time.Time, pnn uint32) []Action {
 	var out actions
 	e.connected[pnn] = true
+	e.isolatedSince = time.Time{}
+	e.handedOver = false
 	if e.acting {
 		out.add(BroadcastLeader, e.cfg.Self)
 		e.lastBroadcast = now
@@ -227,6 +257,9 @@ func (e *Election) PeerUp(now time.Time, pnn uint32) []Action {
 func (e *Election) PeerDown(now time.Time, pnn uint32) []Action {
 	var out actions
 	delete(e.connected, pnn)
+	if len(e.connected) == 0 && e.isolatedSince.IsZero() {
+		e.isolatedSince = now
+	}
 	if pnn == e.leader && pnn != e.cfg.Self {
 		e.setLeader(&out, protocol.UnknownPNN)
 		e.nextTry = now
@@ -247,6 +280,7 @@ func (e *Election) LockAcquired(now time.Time) []Action {
 	e.holding = true
 	e.setLeader(&out, e.cfg.Self)
 	e.acting = true
+	e.actingSince = now
 	out.add(StartActing, 0)
 	out.add(BroadcastLeader, e.cfg.Self)
 	e.lastBroadcast = now
@@ -288,6 +322,14 @@ func (e *Election) LockLost(now time.Time) []Action {
 // leader retries the lock.
 func (e *Election) Tick(now time.Time) []Action {
 	var out actions
+	if e.mustHandOver() && now.Sub(e.isolatedSince) >= e.cfg.IsolationGrace {
+		// Cut off from everyone: let a connected group have the lock.
+		e.handedOver = true
+		e.stopActing(&out, true)
+		e.setLeader(&out, protocol.UnknownPNN)
+		e.nextTry = now.Add(e.cfg.HandoverBackoff)
+		return out
+	}
 	if e.acting {
 		if now.Sub(e.lastBroadcast) >= e.cfg.BroadcastInterval {
 			out.add(BroadcastLeader, e.cfg.Self)
@@ -303,11 +345,25 @@ func (e *Election) Tick(now time.Time) []Action {
 	return out
 }
 
+// mustHandOver reports whether this leader is cut off from every other node of a
+// cluster of three or more, and led before the cut (a node that won the lock while
+// already alone keeps it: nobody it could hand over to asked for it).
+func (e *Election) mustHandOver() bool {
+	return e.acting && e.cfg.Nodes >= 3 && len(e.connected) == 0 && !e.handedOver &&
+		!e.isolatedSince.IsZero() && e.actingSince.Before(e.isolatedSince)
+}
+
 // NextDeadline returns when Tick must be called next at the latest.
 func (e *Election) NextDeadline() time.Time {
 	switch {
 	case e.acting:
-		return e.lastBroadcast.Add(e.cfg.BroadcastInterval)
+		next := e.lastBroadcast.Add(e.cfg.BroadcastInterval)
+		if e.mustHandOver() {
+			if t := e.isolatedSince.Add(e.cfg.IsolationGrace); t.Before(next) {
+				next = t
+			}
+		}
+		return next
 	case e.leader != protocol.UnknownPNN:
 		return e.lastHeard.Add(e.cfg.LeaderTimeout)
 	default:

@@ -16,6 +16,13 @@ func cfg(self uint32) ElectionConfig {
 	return ElectionConfig{Self: self, LeaderTimeout: 5 * time.Second, BroadcastInterval: time.Second, LockRetry: 250 * time.Millisecond}
 }
 
+// clusterCfg is cfg for a node of an n-node cluster (isolation handover on).
+func clusterCfg(self uint32, n int) ElectionConfig {
+	c := cfg(self)
+	c.Nodes = n
+	return c
+}
+
 func kinds(as []Action) string {
 	var s []string
 	for _, a := range as {
@@ -92,7 +99,7 @@ func TestElectionLeaderConnectionLost(t *testing.T) {
 // sim runs nodes' Elections on a simulated network with one cluster lock, in virtual
 // time steps, carrying out their actions.
 type sim struct {
-	t       *rapid.T
+	t       fataler
 	now     time.Time
 	nodes   []*Election
 	alive   []bool
@@ -102,10 +109,15 @@ type sim struct {
 	log     []string
 }
 
-func newSim(t *rapid.T, n int) *sim {
+// fataler is what the simulation needs of *testing.T and *rapid.T.
+type fataler interface {
+	Fatalf(format string, args ...any)
+}
+
+func newSim(t fataler, n int) *sim {
 	s := &sim{t: t, now: t0, cut: map[[2]int]bool{}, holder: -1, pending: map[int]bool{}}
 	for i := 0; i < n; i++ {
-		s.nodes = append(s.nodes, NewElection(cfg(uint32(i))))
+		s.nodes = append(s.nodes, NewElection(clusterCfg(uint32(i), n)))
 		s.alive = append(s.alive, true)
 	}
 	for i := range s.nodes {
@@ -237,7 +249,7 @@ func (s *sim) kill(i int) {
 
 // restart brings node i back as a fresh process.
 func (s *sim) restart(i int) {
-	s.nodes[i] = NewElection(cfg(uint32(i)))
+	s.nodes[i] = NewElection(clusterCfg(uint32(i), len(s.nodes)))
 	s.alive[i] = true
 	s.apply(i, s.nodes[i].Start(s.now))
 	s.apply(i, s.nodes[i].SetEligible(s.now, true))
@@ -364,4 +376,84 @@ func TestElectionPartitionWithoutLock(t *testing.T) {
 			rt.Fatalf("the lock holder's side lost its leader")
 		}
 	})
+}
+
+func (s *sim) isolate(i int) {
+	for j := range s.nodes {
+		s.setLink(i, j, false)
+	}
+}
+
+func (s *sim) runFor(d time.Duration) {
+	for end := s.now.Add(d); s.now.Before(end); {
+		s.step(100 * time.Millisecond)
+	}
+}
+
+// TestIsolatedLeaderHandsOver: a leader cut off from every other node gives the lock up
+// after the grace, so the connected rest elects a leader and recovers.
+func TestIsolatedLeaderHandsOver(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		n := rapid.IntRange(3, 5).Draw(rt, "nodes")
+		s := newSim(rt, n)
+		s.runFor(2 * time.Second)
+		if !s.settled() {
+			rt.Fatalf("no leader at start")
+		}
+		old := s.holder
+		s.isolate(old)
+		s.runFor(30 * time.Second)
+		if s.holder == old || s.holder < 0 || !s.nodes[s.holder].Acting() {
+			rt.Fatalf("lock still with the isolated node %d (holder %d)\n%s", old, s.holder, strings.Join(s.log, "\n"))
+		}
+		if s.nodes[old].Acting() {
+			rt.Fatal("isolated node still acting")
+		}
+		for i := range s.nodes {
+			s.setLink(old, i, true)
+		}
+		s.runFor(10 * time.Second)
+		if !s.settled() {
+			rt.Fatalf("no agreement after the isolation ended\n%s", strings.Join(s.log, "\n"))
+		}
+	})
+}
+
+// TestTwoNodeSplitKeepsLeader: in a two-node cluster both halves of a split are alone;
+// the leader keeps the lock (no handover, no flapping).
+func TestTwoNodeSplitKeepsLeader(t *testing.T) {
+	s := newSim(t, 2)
+	s.runFor(2 * time.Second)
+	leader := s.holder
+	s.isolate(leader)
+	s.runFor(60 * time.Second)
+	if s.holder != leader || !s.nodes[leader].Acting() {
+		t.Fatalf("leader changed in a two-node split: holder %d, was %d", s.holder, leader)
+	}
+}
+
+// TestLastSurvivorLeadsAgain: when every other node is dead, the isolated leader hands
+// the lock over once, finds it still free after the backoff, and leads again.
+func TestLastSurvivorLeadsAgain(t *testing.T) {
+	s := newSim(t, 3)
+	s.runFor(2 * time.Second)
+	leader := s.holder
+	for i := range s.nodes {
+		if i != leader {
+			s.kill(i)
+		}
+	}
+	s.runFor(40 * time.Second)
+	if s.holder != leader || !s.nodes[leader].Acting() {
+		t.Fatalf("last survivor %d not leading (holder %d)\n%s", leader, s.holder, strings.Join(s.log, "\n"))
+	}
+	handovers := 0
+	for _, l := range s.log {
+		if strings.Contains(l, fmt.Sprintf("node%d ReleaseLock", leader)) {
+			handovers++
+		}
+	}
+	if handovers != 1 {
+		t.Errorf("%d handovers, want exactly 1 per isolation", handovers)
+	}
 }

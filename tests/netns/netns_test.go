@@ -379,7 +379,16 @@ func TestFaults(t *testing.T) {
 	c.setLink(cut, false)
 	c.waitConverged("on the connected side after a link cut", without(all, cut)...)
 	c.setLink(cut, true)
-	c.waitConverged("after the link came back", all...)
+	leader = c.waitConverged("after the link came back", all...)
+
+	// The leader itself cut off: it hands the lock over, the others elect and recover.
+	c.setLink(leader, false)
+	newLeader = c.waitConverged("on the connected side after the leader's link was cut", without(all, leader)...)
+	if newLeader == leader {
+		t.Fatalf("cut-off leader %d still leads the connected side", leader)
+	}
+	c.setLink(leader, true)
+	c.waitConverged("after the old leader's link came back", all...)
 
 	for i := range all {
 		c.stop(i)
