@@ -2,6 +2,7 @@ package sysconfig
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"strconv"
@@ -222,6 +223,26 @@ func ParseLogLevel(v string) (string, error) {
 }
 
 func checkLogLevel(v string) error { _, err := ParseLogLevel(v); return err }
+
+// SlogLevel maps a CTDB log level (any form ParseLogLevel accepts) onto log/slog's
+// levels, NOTICE being LevelNotice; ok is false for something that is not a level.
+func SlogLevel(v string) (level slog.Level, ok bool) {
+	name, err := ParseLogLevel(v)
+	if err != nil {
+		return 0, false
+	}
+	switch name {
+	case "ERROR":
+		return slog.LevelError, true
+	case "WARNING":
+		return slog.LevelWarn, true
+	case "NOTICE":
+		return LevelNotice, true
+	case "INFO":
+		return slog.LevelInfo, true
+	}
+	return slog.LevelDebug, true
+}
 
 func logLevelFromSysconfig(v string) (string, error) { return ParseLogLevel(v) }
 

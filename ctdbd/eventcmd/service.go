@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -87,7 +86,7 @@ func RunnerConfig(cfg *sysconfig.Config, getenv func(string) string) runner.Conf
 		rc.VarDir = cfg.VarDir
 		rc.DebugScript = cfg.Event.DebugScript
 		rc.SysconfigFile = cfg.SysconfigFile
-		if lvl, ok := slogLevel(cfg.Legacy.ScriptLogLevel); ok {
+		if lvl, ok := sysconfig.SlogLevel(cfg.Legacy.ScriptLogLevel); ok {
 			rc.ScriptLogLevel = &lvl
 		}
 		if cfg.Tunables != nil {
@@ -115,23 +114,6 @@ func RunnerConfig(cfg *sysconfig.Config, getenv func(string) string) runner.Conf
 		}
 	}
 	return rc
-}
-
-// slogLevel maps a CTDB log level name to slog's levels.
-func slogLevel(name string) (slog.Level, bool) {
-	switch strings.ToUpper(name) {
-	case "ERROR", "ERR", "0":
-		return slog.LevelError, true
-	case "WARNING", "1":
-		return slog.LevelWarn, true
-	case "NOTICE", "2":
-		return sysconfig.LevelNotice, true
-	case "INFO", "3":
-		return slog.LevelInfo, true
-	case "DEBUG", "4":
-		return slog.LevelDebug, true
-	}
-	return 0, false
 }
 
 // LoadConfig reads the node's configuration for the event commands. The nodes file is

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ctdb-go/ctdb/ctdbd/protocol"
+	"github.com/ctdb-go/ctdb/ctdbd/transport"
 )
 
 // Handler answers what clients send. Its methods are called from the clients' reader
@@ -229,7 +230,7 @@ func (c *Client) readLoop() {
 	defer s.wg.Done()
 	defer c.close()
 	for {
-		pkt, err := readFrame(c.conn)
+		pkt, err := transport.ReadFrame(c.conn, false)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.log.Info("server: dropping client", "client", c.ID, "pid", c.PID, "err", err)
@@ -255,27 +256,6 @@ func (c *Client) readLoop() {
 		}
 		s.h.Packet(c, h, p)
 	}
-}
-
-// readFrame reads one length-framed packet (no alignment required on the socket).
-func readFrame(r io.Reader) ([]byte, error) {
-	var lb [4]byte
-	if _, err := io.ReadFull(r, lb[:]); err != nil {
-		return nil, err
-	}
-	n, err := protocol.FrameLength(lb[:])
-	if err != nil {
-		return nil, err
-	}
-	pkt := make([]byte, n)
-	copy(pkt, lb[:])
-	if _, err := io.ReadFull(r, pkt[4:]); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return pkt, nil
 }
 
 func (c *Client) writeLoop() {

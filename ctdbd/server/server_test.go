@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ctdb-go/ctdb/ctdbd/protocol"
+	"github.com/ctdb-go/ctdb/ctdbd/transport"
 	"go.uber.org/goleak"
 )
 
@@ -78,7 +79,7 @@ func control(t *testing.T, c net.Conn, reqid uint32, op protocol.Opcode) *protoc
 		t.Fatal(err)
 	}
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	buf, err := readFrame(c)
+	buf, err := transport.ReadFrame(c, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -270,6 +270,16 @@ func (t *TCP) dropOut(p *tcpPeer, c net.Conn, err error) {
 // resetLocked closes both directions of p (CTDB restarts both when either fails) and
 // reports the peer down. Called with t.mu held.
 func (t *TCP) resetLocked(p *tcpPeer) {
+	p.closeLocked()
+	t.updateLocked(p)
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// closeLocked closes both connections of p. Called with TCP.mu held.
+func (p *tcpPeer) closeLocked() {
 	if p.out != nil {
 		p.out.Close()
 		close(p.outQ)
@@ -278,11 +288,6 @@ func (t *TCP) resetLocked(p *tcpPeer) {
 	if p.in != nil {
 		p.in.Close()
 		p.in = nil
-	}
-	t.updateLocked(p)
-	select {
-	case p.wake <- struct{}{}:
-	default:
 	}
 }
 
@@ -341,15 +346,7 @@ func (t *TCP) Close() error {
 	t.cancel()
 	t.ln.Close()
 	for _, p := range t.peers {
-		if p.out != nil {
-			p.out.Close()
-			close(p.outQ)
-			p.out, p.outQ = nil, nil
-		}
-		if p.in != nil {
-			p.in.Close()
-			p.in = nil
-		}
+		p.closeLocked()
 	}
 	peers := t.peers
 	t.mu.Unlock()

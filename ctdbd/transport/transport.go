@@ -68,13 +68,17 @@ func Pad(pkt []byte) []byte {
 // ReadPacket reads one packet from a node-to-node stream. A length that is below the
 // header size, above protocol.MaxPacketSize or not a multiple of protocol.Alignment is
 // an error: the stream cannot be trusted after it (CTDB drops such connections too).
-func ReadPacket(r io.Reader) ([]byte, error) {
+func ReadPacket(r io.Reader) ([]byte, error) { return ReadFrame(r, true) }
+
+// ReadFrame reads one length-framed packet. aligned requires the TCP rule (a multiple
+// of protocol.Alignment); the Unix socket does not (smbd sends unpadded lengths).
+func ReadFrame(r io.Reader, aligned bool) ([]byte, error) {
 	var lb [4]byte
 	if _, err := io.ReadFull(r, lb[:]); err != nil {
 		return nil, err
 	}
 	n, err := protocol.FrameLength(lb[:])
-	if err == nil {
+	if err == nil && aligned {
 		err = protocol.CheckTCPLength(uint32(n))
 	}
 	if err != nil {

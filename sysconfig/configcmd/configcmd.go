@@ -78,7 +78,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	logger := slog.New(&lineHandler{w: stderr, min: slogLevel(level)})
+	min, _ := sysconfig.SlogLevel(level)
+	logger := slog.New(&lineHandler{w: stderr, min: min})
 	cfg, err := sysconfig.Load(sysconfig.Options{SysconfigFile: sysFile, Logger: logger})
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
@@ -95,21 +96,6 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, v)
 	}
 	return 0
-}
-
-// slogLevel maps a CTDB log level name onto slog levels.
-func slogLevel(ctdbLevel string) slog.Level {
-	switch ctdbLevel {
-	case "ERROR":
-		return slog.LevelError
-	case "WARNING":
-		return slog.LevelWarn
-	case "NOTICE":
-		return sysconfig.LevelNotice
-	case "INFO":
-		return slog.LevelInfo
-	}
-	return slog.LevelDebug
 }
 
 // lineHandler prints log records as "level: message" lines, for a command's stderr.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ctdb-go/ctdb/ctdbd/protocol"
+	"github.com/ctdb-go/ctdb/ctdbd/transport"
 )
 
 var binDir string
@@ -214,17 +215,8 @@ func control(sock string, op protocol.Opcode) (*protocol.ReplyControl, error) {
 	if _, err := conn.Write(pkt); err != nil {
 		return nil, err
 	}
-	var lb [4]byte
-	if _, err := ioReadFull(conn, lb[:]); err != nil {
-		return nil, err
-	}
-	n, err := protocol.FrameLength(lb[:])
+	buf, err := transport.ReadFrame(conn, false)
 	if err != nil {
-		return nil, err
-	}
-	buf := make([]byte, n)
-	copy(buf, lb[:])
-	if _, err := ioReadFull(conn, buf[4:]); err != nil {
 		return nil, err
 	}
 	_, p, err := protocol.Unmarshal(buf)
@@ -236,18 +228,6 @@ func control(sock string, op protocol.Opcode) (*protocol.ReplyControl, error) {
 		return nil, fmt.Errorf("unexpected %T", p)
 	}
 	return r, nil
-}
-
-func ioReadFull(c net.Conn, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := c.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // view is what one node reports.

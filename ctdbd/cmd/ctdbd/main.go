@@ -101,24 +101,11 @@ func run(args []string) int {
 	return 0
 }
 
-func slogLevel(l string) slog.Level {
-	switch l {
-	case "ERROR":
-		return slog.LevelError
-	case "WARNING":
-		return slog.LevelWarn
-	case "NOTICE":
-		return sysconfig.LevelNotice
-	case "INFO":
-		return slog.LevelInfo
-	}
-	return slog.LevelDebug
-}
-
 // openLog opens the configured log location: file:PATH, syslog[:...], or stderr
 // (interactive, or "file:" without a path).
 func openLog(location, level string, interactive bool) (*slog.Logger, func(), error) {
-	opts := &slog.HandlerOptions{Level: slogLevel(level)}
+	lvl, _ := sysconfig.SlogLevel(level)
+	opts := &slog.HandlerOptions{Level: lvl}
 	var w io.Writer = os.Stderr
 	closer := func() {}
 	switch {
