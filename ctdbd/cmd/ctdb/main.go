@@ -7,11 +7,13 @@ package main
 import (
 	"os"
 
+	"github.com/ctdb-go/ctdb/ctdbd/admincmd"
 	"github.com/ctdb-go/ctdb/ctdbd/cli"
 	"github.com/ctdb-go/ctdb/ctdbd/eventcmd"
 )
 
 func init() {
+	cli.Register(admincmd.Commands()...)
 	cli.Register(eventcmd.Commands()...)
 }
 
