@@ -94,6 +94,10 @@ type Daemon struct {
 	lastKeepalive time.Time
 	banUntil      time.Time
 	banTimer      *time.Timer
+	culprits      map[uint32]*culprit
+
+	// failControl, set by tests, makes this node fail the controls it returns true for.
+	failControl func(protocol.Opcode) bool
 
 	// Remote controls in flight (guarded by pmu, not the loop).
 	pmu     sync.Mutex
@@ -112,6 +116,7 @@ func New(cfg *sysconfig.Config, opts Options) (*Daemon, error) {
 		cfg: cfg, opts: opts, log: log,
 		loop: make(chan func(), 1024), stopping: make(chan struct{}),
 		srvids: map[uint64]map[uint32]*server.Client{}, pending: map[uint32]func(*protocol.ReplyControl){},
+		culprits: map[uint32]*culprit{},
 		runstate: protocol.RunstateInit, recmode: protocol.RecoveryActive,
 		vnnmap: protocol.VNNMap{Generation: protocol.InvalidGeneration},
 	}
@@ -481,6 +486,7 @@ type Status struct {
 	PNN        uint32
 	Leader     uint32
 	Acting     bool
+	Holding    bool // holds the cluster lock
 	Runstate   protocol.Runstate
 	RecMode    uint32
 	Generation uint32
@@ -492,7 +498,7 @@ type Status struct {
 func (d *Daemon) Status() Status {
 	var s Status
 	d.call(func() {
-		s = Status{PNN: d.self, Leader: d.election.Leader(), Acting: d.election.Acting(), Runstate: d.runstate,
+		s = Status{PNN: d.self, Leader: d.election.Leader(), Acting: d.election.Acting(), Holding: d.held != nil, Runstate: d.runstate,
 			RecMode: d.recmode, Generation: d.vnnmap.Generation, VNNMap: append([]uint32(nil), d.vnnmap.Map...)}
 		for _, n := range d.nodes {
 			s.Flags = append(s.Flags, n.flags)

@@ -130,7 +130,12 @@ func (d *Daemon) fromPeer(pnn uint32, hdr protocol.Header, p protocol.Packet) {
 		d.deliverMessage(pnn, p)
 	case *protocol.ReqControl:
 		p.ClientID = 0
-		reply := d.localControl(hdr, p)
+		var reply *protocol.ReplyControl
+		if d.failControl != nil && d.failControl(p.Opcode) {
+			reply = &protocol.ReplyControl{Status: -1, ErrMsg: "injected failure"}
+		} else {
+			reply = d.localControl(hdr, p)
+		}
 		if reply != nil && p.Flags&protocol.ControlFlagNoReply == 0 {
 			d.sendPeer(pnn, reply, hdr.ReqID)
 		}

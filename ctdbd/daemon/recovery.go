@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -16,18 +17,38 @@ type recoveryRun struct {
 	cancel context.CancelFunc
 }
 
+// nodeFailure is a recovery step that failed on one node: that node is the culprit.
+type nodeFailure struct {
+	pnn uint32
+	err error
+}
+
+func (f *nodeFailure) Error() string { return f.err.Error() }
+func (f *nodeFailure) Unwrap() error { return f.err }
+
+// culprit counts a node's failed recoveries, as CTDB's ban credits.
+type culprit struct {
+	count int
+	last  time.Time
+}
+
 // activeSet returns the PNNs of the active nodes this leader can reach (connected and
-// not banned, stopped or deleted), in PNN order, and a key naming the set.
-func (d *Daemon) activeSet() ([]uint32, string) {
-	var pnns []uint32
-	var key []string
+// not banned, stopped or deleted), in PNN order, a key naming the set, and the reachable
+// inactive nodes (banned or stopped), which are told the new VNN map too.
+func (d *Daemon) activeSet() (active []uint32, key string, inactive []uint32) {
+	var keys []string
 	for _, n := range d.nodes {
-		if n.flags&protocol.NodeFlagsInactive == 0 && (n.pnn == d.self || n.connected) {
-			pnns = append(pnns, n.pnn)
-			key = append(key, fmt.Sprint(n.pnn))
+		reachable := n.pnn == d.self || n.connected
+		switch {
+		case !reachable || n.flags&protocol.NodeFlagsDeleted != 0:
+		case n.flags&protocol.NodeFlagsInactive == 0:
+			active = append(active, n.pnn)
+			keys = append(keys, fmt.Sprint(n.pnn))
+		default:
+			inactive = append(inactive, n.pnn)
 		}
 	}
-	return pnns, strings.Join(key, ",")
+	return active, strings.Join(keys, ","), inactive
 }
 
 // leaderCheck runs on every tick while this node acts as leader: it starts a recovery
@@ -37,7 +58,7 @@ func (d *Daemon) leaderCheck(now time.Time) {
 	if d.recovery != nil {
 		return
 	}
-	active, key := d.activeSet()
+	active, key, inactive := d.activeSet()
 	if !d.needRecover && key == d.lastRecSet {
 		return
 	}
@@ -48,16 +69,21 @@ func (d *Daemon) leaderCheck(now time.Time) {
 	timeout := time.Duration(max(d.tunables.RecoverTimeout, 1)) * time.Second
 	d.log.Info("starting recovery", "pnn", d.self, "generation", gen, "nodes", key)
 	go func() {
-		err := d.recover(ctx, active, gen, timeout)
+		err := d.recover(ctx, active, inactive, gen, timeout)
 		cancel()
 		d.do(func() {
 			d.recovery = nil
 			if err != nil {
 				d.log.Warn("recovery failed; will retry", "generation", gen, "err", err)
 				d.needRecover = true
+				var nf *nodeFailure
+				if errors.As(err, &nf) {
+					d.blame(nf.pnn)
+				}
 				return
 			}
 			d.lastRecSet = key
+			d.culprits = map[uint32]*culprit{}
 			d.log.Info("recovery finished", "pnn", d.self, "generation", gen, "nodes", key)
 		})
 	}()
@@ -72,7 +98,7 @@ func (d *Daemon) cancelRecovery() {
 // recover makes the active nodes agree on a new generation and VNN map: recovery mode
 // on, startrecovery, the new map, recovery mode off, recovered. Database contents join
 // this sequence with the databases issue.
-func (d *Daemon) recover(ctx context.Context, active []uint32, gen uint32, timeout time.Duration) error {
+func (d *Daemon) recover(ctx context.Context, active, inactive []uint32, gen uint32, timeout time.Duration) error {
 	step := func(op protocol.Opcode, p protocol.Payload, nodes []uint32) (map[uint32]*protocol.ReplyControl, error) {
 		var mu sync.Mutex
 		replies := map[uint32]*protocol.ReplyControl{}
@@ -87,6 +113,9 @@ func (d *Daemon) recover(ctx context.Context, active []uint32, gen uint32, timeo
 				r, err := d.remoteControl(cctx, pnn, op, p)
 				if err == nil && r.Status != 0 && op != protocol.ControlGetCapabilities {
 					err = fmt.Errorf("node %d: %v failed: %s", pnn, op, r.ErrMsg)
+				}
+				if err != nil && ctx.Err() == nil {
+					err = &nodeFailure{pnn: pnn, err: err}
 				}
 				mu.Lock()
 				defer mu.Unlock()
@@ -130,8 +159,44 @@ func (d *Daemon) recover(ctx context.Context, active []uint32, gen uint32, timeo
 		if _, err := step(s.op, s.p, active); err != nil {
 			return err
 		}
+		if s.op == protocol.ControlSetVNNMap && len(inactive) > 0 {
+			// Banned and stopped nodes take no part, but learn the map so that
+			// `ctdb status` on them is right; their failures do not fail the recovery.
+			step(s.op, s.p, inactive)
+		}
 	}
 	return nil
+}
+
+// blame gives node pnn a ban credit for a failed recovery. A node with at least twice
+// as many credits as there are nodes is banned for RecoveryBanPeriod (CTDB's rule);
+// credits older than RecoveryGracePeriod are forgiven. EnableBans=0 turns this off.
+func (d *Daemon) blame(pnn uint32) {
+	now := time.Now()
+	c := d.culprits[pnn]
+	if c == nil || now.Sub(c.last) > time.Duration(d.tunables.RecoveryGracePeriod)*time.Second {
+		c = &culprit{}
+		d.culprits[pnn] = c
+	}
+	c.count++
+	c.last = now
+	if d.tunables.EnableBans == 0 || c.count < 2*len(d.nodes) {
+		return
+	}
+	delete(d.culprits, pnn)
+	period := d.tunables.RecoveryBanPeriod
+	d.log.Error("banning a node that keeps failing recovery", "pnn", pnn, "failures", c.count, "seconds", period)
+	if pnn == d.self {
+		d.ban(period)
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := d.remoteControl(ctx, pnn, protocol.ControlSetBanState, &protocol.BanState{PNN: pnn, Time: period}); err != nil {
+			d.log.Warn("cannot ban node", "pnn", pnn, "err", err)
+		}
+	}()
 }
 
 // recovered runs on every node when a recovery ends (END_RECOVERY). The first one
