@@ -95,6 +95,8 @@ type Daemon struct {
 	banUntil      time.Time
 	banTimer      *time.Timer
 	culprits      map[uint32]*culprit
+	checking      bool      // a consistency check is running
+	lastCheck     time.Time // when the leader last checked the nodes
 
 	// failControl, set by tests, makes this node fail the controls it returns true for.
 	failControl func(protocol.Opcode) bool

@@ -60,6 +60,7 @@ func (d *Daemon) leaderCheck(now time.Time) {
 	}
 	active, key, inactive := d.activeSet()
 	if !d.needRecover && key == d.lastRecSet {
+		d.consistencyCheck(now, active)
 		return
 	}
 	d.needRecover = false
@@ -85,6 +86,48 @@ func (d *Daemon) leaderCheck(now time.Time) {
 			d.lastRecSet = key
 			d.culprits = map[uint32]*culprit{}
 			d.log.Info("recovery finished", "pnn", d.self, "generation", gen, "nodes", key)
+		})
+	}()
+}
+
+// consistencyCheck asks every active node, every RecoverInterval, for its recovery mode
+// and generation, as CTDB's leader does: a node that restarted or missed a recovery
+// (recovery mode ACTIVE, another generation) makes the leader recover.
+func (d *Daemon) consistencyCheck(now time.Time, active []uint32) {
+	interval := time.Duration(max(d.tunables.RecoverInterval, 1)) * time.Second
+	if d.checking || now.Sub(d.lastCheck) < interval {
+		return
+	}
+	d.checking, d.lastCheck = true, now
+	gen := d.vnnmap.Generation
+	timeout := time.Duration(max(d.tunables.RecoverTimeout, 1)) * time.Second
+	go func() {
+		bad := ""
+		for _, pnn := range active {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			r, err := d.remoteControl(ctx, pnn, protocol.ControlGetRecMode, nil)
+			if err == nil && r.Status != int32(protocol.RecoveryNormal) {
+				bad = fmt.Sprintf("node %d is in recovery mode", pnn)
+			}
+			if err == nil && bad == "" {
+				if r, err = d.remoteControl(ctx, pnn, protocol.ControlGetVNNMap, nil); err == nil {
+					var m protocol.VNNMap
+					if protocol.UnmarshalPayload(r.Data, &m) == nil && m.Generation != gen {
+						bad = fmt.Sprintf("node %d has generation %d, not %d", pnn, m.Generation, gen)
+					}
+				}
+			}
+			cancel()
+			if bad != "" {
+				break
+			}
+		}
+		d.do(func() {
+			d.checking = false
+			if bad != "" && d.election.Acting() {
+				d.log.Info("cluster inconsistent: recovering", "why", bad)
+				d.needRecover = true
+			}
 		})
 	}()
 }

@@ -202,3 +202,23 @@ func TestCulpritBanned(t *testing.T) {
 		return st[bad].Flags[bad]&protocol.NodeFlagsBanned != 0 && vnnIs([]Status{st[good[0]], st[good[1]]}, good...)
 	})
 }
+
+// TestInconsistentNodeRecovered: a node that falls into recovery mode without any
+// membership change (a restart faster than anyone noticed, say) is found by the
+// leader's periodic check and the cluster recovers.
+func TestInconsistentNodeRecovered(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.watchActing()
+	s := c.waitConverged("start")
+	other := (int(s.Leader) + 1) % 3
+	active := protocol.Uint32(protocol.RecoveryActive)
+	c.remote(int(s.Leader), other, protocol.ControlSetRecMode, &active)
+	c.waitFor("a new recovery", func(st []Status) bool {
+		for _, x := range st {
+			if x.RecMode != protocol.RecoveryNormal || x.Generation == s.Generation || x.Generation != st[0].Generation {
+				return false
+			}
+		}
+		return true
+	})
+}
