@@ -33,8 +33,7 @@ func (t *tool) waitFlag(flag uint32, set bool) int {
 }
 
 // ipreallocate asks the leader for a takeover run and waits for its answer,
-// asking again after every -t timeout, as the real tool keeps asking until
-// a leader answers.
+// asking again until a leader answers, for at most the maximum runtime.
 func (t *tool) ipreallocate() int {
 	srvid := t.nextSrvID()
 	ctx, cancel := t.ctx()
@@ -55,7 +54,9 @@ func (t *tool) ipreallocate() int {
 			fmt.Fprintf(t.errw, "Failed to send takeover run request: %v\n", err)
 			return 1
 		}
-		timer := time.NewTimer(t.timeout)
+		// A request sent while the cluster elects a leader is lost: ask again
+		// every second (CTDB's tool waits a whole -t timeout).
+		timer := time.NewTimer(min(t.timeout, time.Second))
 		select {
 		case m := <-ch:
 			timer.Stop()

@@ -1,8 +1,12 @@
 package daemon
 
 import (
+	"math"
 	"os"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,6 +20,13 @@ type clientHandler struct{ d *Daemon }
 
 func (h clientHandler) Control(c *server.Client, hdr protocol.Header, req *protocol.ReqControl) *protocol.ReplyControl {
 	d := h.d
+	st := statsOf(d)
+	st.clientControls.Add(1)
+	if req.Opcode == protocol.ControlSetRecMode && isRecModeActive(req.Data) {
+		// `ctdb recover`, to this node or (forwarded) to another one: the leader
+		// must run a recovery, which ends in recovery mode NORMAL again.
+		d.do(d.requestRecovery)
+	}
 	dest := hdr.DestNode
 	if dest == protocol.CurrentNode {
 		dest = d.self
@@ -64,6 +75,7 @@ func (h clientHandler) Packet(c *server.Client, hdr protocol.Header, p protocol.
 	d := h.d
 	switch p := p.(type) {
 	case *protocol.ReqMessage:
+		statsOf(d).clientMessages.Add(1)
 		d.do(func() {
 			switch dest := hdr.DestNode; dest {
 			case protocol.CurrentNode, d.self:
@@ -117,6 +129,7 @@ func (d *Daemon) deregister(c *server.Client, srvid uint64) {
 // toClients delivers a message to the local clients registered for its srvid (or for
 // every srvid).
 func (d *Daemon) toClients(m *protocol.ReqMessage) {
+	d.recoveryDaemonMessage(m)
 	for _, srvid := range []uint64{m.SrvID, protocol.SrvIDAll} {
 		for _, c := range d.srvids[srvid] {
 			sendMessage(c, d.self, m)
@@ -274,8 +287,9 @@ func (d *Daemon) localControl(hdr protocol.Header, req *protocol.ReqControl) *pr
 			LastRecoveryStarted: timeval(d.recStarted), LastRecoveryFinished: timeval(d.recFinished),
 		})
 	case protocol.ControlStatistics:
-		return ok(&protocol.Statistics{})
+		return ok(d.statistics())
 	case protocol.ControlStatisticsReset:
+		statsOf(d).reset()
 		return &protocol.ReplyControl{}
 	case protocol.ControlGetDBMap:
 		return ok(&protocol.DBMap{})
@@ -291,6 +305,10 @@ func (d *Daemon) localControl(hdr protocol.Header, req *protocol.ReqControl) *pr
 			return failed(perr.Error())
 		}
 		d.recmode = uint32(*payload.(*protocol.Uint32))
+		if d.recmode == protocol.RecoveryActive && hdr.SrcNode != d.election.Leader() {
+			// Not a step of the leader's recovery: someone asks for one.
+			d.requestRecovery()
+		}
 		return &protocol.ReplyControl{}
 	case protocol.ControlSetVNNMap:
 		if perr != nil {
@@ -303,6 +321,7 @@ func (d *Daemon) localControl(hdr protocol.Header, req *protocol.ReqControl) *pr
 		return &protocol.ReplyControl{}
 	case protocol.ControlEndRecovery:
 		d.recFinished = time.Now()
+		statsOf(d).recoveries.Add(1)
 		d.recovered()
 		return &protocol.ReplyControl{}
 	case protocol.ControlStopNode:
@@ -383,4 +402,135 @@ func debugLevelNumber(level string) uint32 {
 		return 10
 	}
 	return 3
+}
+
+// ---------------------------------------------------------------------------
+// What the ctdb tool's admin commands need from the daemon beyond plain
+// controls: answers to the recovery daemon's message ports, a recovery on
+// request, and statistics.
+
+func isRecModeActive(data []byte) bool {
+	var v protocol.Uint32
+	return protocol.UnmarshalPayload(data, &v) == nil && uint32(v) == protocol.RecoveryActive
+}
+
+// requestRecovery makes the leader run a recovery: at once when this node
+// leads, else by telling the leader (a SET_RECMODE ACTIVE from a node other
+// than the leader, which the leader takes as the same request). Runs on the
+// loop.
+func (d *Daemon) requestRecovery() {
+	if d.election.Acting() {
+		d.needRecover = true
+		return
+	}
+	leader := d.election.Leader()
+	if n := d.node(leader); n != nil && n.connected && leader != d.self {
+		active := protocol.Uint32(protocol.RecoveryActive)
+		req, err := protocol.NewReqControl(protocol.ControlSetRecMode, &active)
+		if err != nil {
+			return
+		}
+		req.Flags |= protocol.ControlFlagNoReply
+		d.sendPeer(leader, req, 0)
+	}
+}
+
+// recoveryDaemonMessage answers the messages that CTDB's recovery daemon
+// serves and the ctdb tool waits on: a takeover run (answered by the leader
+// with its PNN once the run is done: there are no public addresses to move
+// yet, so at once), and requests to hold off recoveries or takeover runs
+// (answered by every node with its PNN). Runs on the loop.
+func (d *Daemon) recoveryDaemonMessage(m *protocol.ReqMessage) {
+	var to uint32
+	var srvid uint64
+	switch m.SrvID {
+	case protocol.SrvIDTakeoverRun:
+		var r protocol.SrvIDMessage
+		if protocol.UnmarshalPayload(m.Data, &r) != nil || !d.election.Acting() {
+			return
+		}
+		to, srvid = r.PNN, r.SrvID
+	case protocol.SrvIDDisableRecoveries, protocol.SrvIDDisableTakeoverRuns:
+		var r protocol.DisableMessage
+		if protocol.UnmarshalPayload(m.Data, &r) != nil {
+			return
+		}
+		to, srvid = r.PNN, r.SrvID
+	default:
+		return
+	}
+	if srvid == 0 {
+		return // no reply wanted
+	}
+	v := protocol.Int32(d.self)
+	data, _ := protocol.MarshalPayload(&v)
+	reply := &protocol.ReqMessage{SrvID: srvid, Data: data}
+	if to == d.self {
+		d.toClients(reply)
+		return
+	}
+	d.sendPeer(to, reply, 0)
+}
+
+// adminStats are the counters behind CONTROL_STATISTICS that this file can
+// keep. Safe for concurrent use (atomics and a mutex).
+type adminStats struct {
+	clientControls atomic.Uint32
+	clientMessages atomic.Uint32
+	recoveries     atomic.Uint32
+
+	mu    sync.Mutex
+	start time.Time // zero: the daemon's start time
+}
+
+func (s *adminStats) reset() {
+	s.clientControls.Store(0)
+	s.clientMessages.Store(0)
+	s.recoveries.Store(0)
+	s.mu.Lock()
+	s.start = time.Now()
+	s.mu.Unlock()
+}
+
+// statsByDaemon holds each daemon's adminStats. It lives here rather than in
+// Daemon because this file is all the admin commands may change; the entries
+// are small and there is one daemon per process outside tests.
+var statsByDaemon sync.Map // *Daemon -> *adminStats
+
+func statsOf(d *Daemon) *adminStats {
+	if s, ok := statsByDaemon.Load(d); ok {
+		return s.(*adminStats)
+	}
+	s, _ := statsByDaemon.LoadOrStore(d, &adminStats{})
+	return s.(*adminStats)
+}
+
+// statistics fills what the daemon knows of struct ctdb_statistics; the
+// counters of packets between nodes, calls and locks stay zero until the
+// transport and database layers count them. Runs on the loop.
+func (d *Daemon) statistics() *protocol.Statistics {
+	st := statsOf(d)
+	s := &protocol.Statistics{}
+	if d.srv != nil {
+		s.NumClients = uint32(len(d.srv.Clients()))
+	}
+	if d.recmode == protocol.RecoveryActive {
+		s.Recovering = 1
+	}
+	s.NumRecoveries = st.recoveries.Load()
+	s.Client.ReqControl = st.clientControls.Load()
+	s.Client.ReqMessage = st.clientMessages.Load()
+	s.ClientPacketsRecv = s.Client.ReqControl + s.Client.ReqMessage
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s.MemoryUsed = uint32(min(ms.HeapInuse, math.MaxUint32))
+	st.mu.Lock()
+	start := st.start
+	st.mu.Unlock()
+	if start.IsZero() {
+		start = d.startTime
+	}
+	s.StatisticsStartTime = timeval(start)
+	s.StatisticsCurrentTime = timeval(time.Now())
+	return s
 }
