@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ctdb-go/ctdb/runner"
 )
@@ -18,6 +19,9 @@ type Events interface {
 	// Notify runs the notification scripts for a state change (init, setup, startup,
 	// healthy, unhealthy); their failures are only logged.
 	Notify(ctx context.Context, kind string)
+	// RunFor runs an event for an administrator (`ctdb event run`): timeout <= 0
+	// means no limit; the result is returned whatever the scripts did.
+	RunFor(ctx context.Context, timeout time.Duration, event runner.Event, args ...string) (*runner.Result, error)
 }
 
 // RunnerEvents runs events with a runner.Runner.
@@ -55,6 +59,11 @@ func (e RunnerEvents) Monitor(ctx context.Context) (healthy, changed bool, reaso
 		return false, true, fmt.Sprint(res.Status)
 	}
 	return false, false, ""
+}
+
+// RunFor implements Events.
+func (e RunnerEvents) RunFor(ctx context.Context, timeout time.Duration, event runner.Event, args ...string) (*runner.Result, error) {
+	return e.R.RunTimeout(ctx, timeout, event, args...)
 }
 
 // Notify implements Events.

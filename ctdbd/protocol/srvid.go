@@ -31,6 +31,11 @@ const (
 	SrvIDDisableRecoveries   uint64 = 0xFB04000000000000 // payload: DisableMessage
 	SrvIDDisableIPCheck      uint64 = 0xFC00000000000000 // payload: u32 timeout
 
+	// SrvIDEventRun is ctdb-go's own (not CTDB's): `ctdb event run` asks the local
+	// daemon to run an event. Payload: Blob with JSON {timeout_ms, event, args,
+	// reply_srvid}; the daemon answers on reply_srvid with JSON {result, error}.
+	SrvIDEventRun uint64 = 0xF6C7000000000000
+
 	SrvIDPIDRange    uint64 = 0x0000000000000000 // srvid == a process id
 	SrvIDSambaNotify uint64 = 0xFE00000000000000
 	SrvIDSambaRange  uint64 = 0xFE00000000000000

@@ -48,6 +48,13 @@ type Uint32 uint32
 func (v *Uint32) put(e *encoder) { e.u32(uint32(*v)) }
 func (v *Uint32) get(d *decoder) { *v = Uint32(d.u32("uint32")) }
 
+// Blob is an opaque payload: its bytes as they are, for messages whose format is
+// the business of the sender and the receiver alone (ctdb-go's own srvids).
+type Blob []byte
+
+func (b *Blob) put(e *encoder) { e.raw(*b) }
+func (b *Blob) get(d *decoder) { *b = d.bytes("blob", d.remaining()) }
+
 // Int32 is a bare i32 payload (pid, tdb open flags).
 type Int32 int32
 
