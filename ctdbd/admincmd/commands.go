@@ -15,8 +15,11 @@ func Commands() []cli.Command {
 	d := func(name, args, help string, min, max int, remote bool, run func(*tool, []string) int) cli.Command {
 		// cli's own -n check is for commands that never reach the daemon; the
 		// daemon commands check -n themselves after connecting, as 4.17 does.
-		return cli.Command{Name: name, Args: args, Help: help, MinArgs: min, MaxArgs: max, Remote: true,
-			Run: wrap(name, daemonCommand{remote: remote, run: run})}
+		// Arguments are checked after connecting, as 4.17 does (without a
+		// daemon, "status x" reports the failed connection, not the usage).
+		c := cli.Command{Name: name, Args: args, Help: help, MinArgs: min, MaxArgs: max}
+		return cli.Command{Name: name, Args: args, Help: help, MinArgs: 0, MaxArgs: -1, Remote: true,
+			Run: wrap(name, daemonCommand{remote: remote, run: run, usage: c})}
 	}
 	return []cli.Command{
 		{Name: "version", Help: "show version of ctdb", MaxArgs: -1, Run: cmdVersion},

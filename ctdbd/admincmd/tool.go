@@ -65,6 +65,8 @@ type daemonCommand struct {
 	// does, with "Node cannot be specified for command NAME".
 	remote bool
 	run    func(t *tool, args []string) int
+	// usage holds the argument counts and the usage text.
+	usage cli.Command
 }
 
 // wrap turns a daemon command into a cli.Command runner: connect, learn the
@@ -76,6 +78,10 @@ func wrap(name string, dc daemonCommand) func(c *cli.Context, args []string) int
 			return code
 		}
 		defer t.conn.Close()
+		if u := dc.usage; len(args) < u.MinArgs || u.MaxArgs >= 0 && len(args) > u.MaxArgs {
+			cli.CommandUsage(c.Stdout, u)
+			return 1
+		}
 		return exitCode(dc.run(t, args))
 	}
 }
