@@ -76,6 +76,10 @@ func (h clientHandler) Packet(c *server.Client, hdr protocol.Header, p protocol.
 	switch p := p.(type) {
 	case *protocol.ReqMessage:
 		statsOf(d).clientMessages.Add(1)
+		if p.SrvID == protocol.SrvIDEventRun && (hdr.DestNode == protocol.CurrentNode || hdr.DestNode == d.self) {
+			go d.handleEventRun(c, p)
+			return
+		}
 		d.do(func() {
 			switch dest := hdr.DestNode; dest {
 			case protocol.CurrentNode, d.self:
@@ -159,8 +163,8 @@ func (d *Daemon) forward(c *server.Client, hdr protocol.Header, dest uint32, req
 		return
 	}
 	id := d.expectReply(func(r *protocol.ReplyControl) { c.Reply(hdr, r) })
-	timeout := time.Duration(60) * time.Second
-	d.do(func() {
+	var timeout time.Duration
+	d.call(func() {
 		timeout = time.Duration(max(d.tunables.ControlTimeout, 1)) * time.Second
 		d.sendPeer(dest, req, id)
 	})

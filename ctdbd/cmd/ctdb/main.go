@@ -15,6 +15,8 @@ import (
 func init() {
 	cli.Register(admincmd.Commands()...)
 	cli.Register(eventcmd.Commands()...)
+	// `ctdb event run` goes to the running daemon when there is one.
+	eventcmd.DaemonService = eventcmd.ConnectDaemon
 }
 
 func main() {
