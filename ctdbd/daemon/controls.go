@@ -459,6 +459,15 @@ func (d *Daemon) recoveryDaemonMessage(m *protocol.ReqMessage) {
 		if protocol.UnmarshalPayload(m.Data, &r) != nil {
 			return
 		}
+		if m.SrvID == protocol.SrvIDDisableRecoveries {
+			// Hold off recoveries for the requested seconds (0 lifts the hold), as
+			// CTDB's recovery daemon does while `ctdb reloadnodes` works.
+			if r.Timeout == 0 {
+				d.recoveriesHeldUntil = time.Time{}
+			} else {
+				d.recoveriesHeldUntil = time.Now().Add(time.Duration(r.Timeout) * time.Second)
+			}
+		}
 		to, srvid = r.PNN, r.SrvID
 	default:
 		return
@@ -496,18 +505,7 @@ func (s *adminStats) reset() {
 	s.mu.Unlock()
 }
 
-// statsByDaemon holds each daemon's adminStats. It lives here rather than in
-// Daemon because this file is all the admin commands may change; the entries
-// are small and there is one daemon per process outside tests.
-var statsByDaemon sync.Map // *Daemon -> *adminStats
-
-func statsOf(d *Daemon) *adminStats {
-	if s, ok := statsByDaemon.Load(d); ok {
-		return s.(*adminStats)
-	}
-	s, _ := statsByDaemon.LoadOrStore(d, &adminStats{})
-	return s.(*adminStats)
-}
+func statsOf(d *Daemon) *adminStats { return &d.stats }
 
 // statistics fills what the daemon knows of struct ctdb_statistics; the
 // counters of packets between nodes, calls and locks stay zero until the

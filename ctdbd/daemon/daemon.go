@@ -98,6 +98,10 @@ type Daemon struct {
 	checking      bool      // a consistency check is running
 	lastCheck     time.Time // when the leader last checked the nodes
 
+	recoveriesHeldUntil time.Time // "disable recoveries" from the ctdb tool
+
+	stats adminStats // CONTROL_STATISTICS counters (safe for concurrent use)
+
 	// failControl, set by tests, makes this node fail the controls it returns true for.
 	failControl func(protocol.Opcode) bool
 

@@ -55,7 +55,7 @@ func (d *Daemon) activeSet() (active []uint32, key string, inactive []uint32) {
 // when the cluster changed since the last one (a node came or went, flags changed, the
 // node just became leader).
 func (d *Daemon) leaderCheck(now time.Time) {
-	if d.recovery != nil {
+	if d.recovery != nil || now.Before(d.recoveriesHeldUntil) {
 		return
 	}
 	active, key, inactive := d.activeSet()
