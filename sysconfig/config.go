@@ -564,27 +564,9 @@ func (l *loader) nodesOrigin() string {
 func (l *loader) loadNodes() error {
 	c := l.cfg
 	src := c.Cluster.NodesList
-	var data []byte
-	if strings.HasPrefix(src, "!") {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", strings.TrimPrefix(src, "!"))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return fmt.Errorf("sysconfig: %snodes list command %q failed: %v: %s", l.nodesOrigin(), src[1:], err, strings.TrimSpace(stderr.String()))
-		}
-		data = out
-	} else {
-		var err error
-		data, err = os.ReadFile(src)
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("sysconfig: %snodes file %s does not exist: list the private address of every node there, one per line, the same file on every node", l.nodesOrigin(), src)
-		}
-		if err != nil {
-			return fmt.Errorf("sysconfig: %snodes file: %w", l.nodesOrigin(), err)
-		}
+	data, err := readNodesData(src)
+	if err != nil {
+		return fmt.Errorf("sysconfig: %s%w", l.nodesOrigin(), err)
 	}
 	nodes, err := ParseNodes(src, data)
 	if err != nil {
@@ -603,6 +585,40 @@ func (l *loader) loadNodes() error {
 		}
 	}
 	return nil
+}
+
+// ReadNodes reads the nodes list as the daemon does at start and on `ctdb
+// reloadnodes`: a nodes file, or the output of "!command" (run with /bin/sh, 30 s at
+// most). Errors name the file and line, and say what to do.
+func ReadNodes(list string) ([]Node, error) {
+	data, err := readNodesData(list)
+	if err != nil {
+		return nil, fmt.Errorf("sysconfig: %w", err)
+	}
+	return ParseNodes(list, data)
+}
+
+func readNodesData(list string) ([]byte, error) {
+	if strings.HasPrefix(list, "!") {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", strings.TrimPrefix(list, "!"))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("nodes list command %q failed: %v: %s", list[1:], err, strings.TrimSpace(stderr.String()))
+		}
+		return out, nil
+	}
+	data, err := os.ReadFile(list)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("nodes file %s does not exist: list the private address of every node there, one per line, the same file on every node", list)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("nodes file: %w", err)
+	}
+	return data, nil
 }
 
 func (l *loader) loadPublicAddresses() error {

@@ -142,6 +142,9 @@ func NewElection(cfg ElectionConfig) *Election {
 	return &Election{cfg: cfg, leader: protocol.UnknownPNN, connected: map[uint32]bool{}}
 }
 
+// SetNodes changes the number of live nodes in the nodes file (ctdb reloadnodes).
+func (e *Election) SetNodes(n int) { e.cfg.Nodes = n }
+
 // Leader returns the node's current view of the leader (protocol.UnknownPNN if none).
 func (e *Election) Leader() uint32 { return e.leader }
 

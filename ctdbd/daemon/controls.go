@@ -225,8 +225,13 @@ func (d *Daemon) localControl(hdr protocol.Header, req *protocol.ReqControl) *pr
 		}
 		return ok(m)
 	case protocol.ControlGetNodesFile:
+		// The file as it is now (the tool compares it across nodes before reloadnodes).
+		nodes, err := sysconfig.ReadNodes(d.cfg.Cluster.NodesList)
+		if err != nil {
+			return failed(err.Error())
+		}
 		m := &protocol.NodeMap{}
-		for _, n := range d.cfg.Nodes {
+		for _, n := range nodes {
 			f := uint32(0)
 			if n.Deleted {
 				f = protocol.NodeFlagsDeleted
@@ -350,6 +355,10 @@ func (d *Daemon) localControl(hdr protocol.Header, req *protocol.ReqControl) *pr
 		d.ban(b.Time)
 		return &protocol.ReplyControl{}
 	case protocol.ControlReloadNodesFile:
+		if err := d.reloadNodes(); err != nil {
+			d.log.Error("reloadnodes refused", "err", err)
+			return failed(err.Error())
+		}
 		return &protocol.ReplyControl{}
 	case protocol.ControlGetIfaces:
 		return ok(&protocol.IfaceList{})

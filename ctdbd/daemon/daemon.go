@@ -154,12 +154,7 @@ func New(cfg *sysconfig.Config, opts Options) (*Daemon, error) {
 		d.tunables.Set(def.Name, v)
 	}
 	d.debugLevel = debugLevelNumber(cfg.Logging.Level)
-	live := 0
-	for _, n := range cfg.Nodes {
-		if !n.Deleted {
-			live++
-		}
-	}
+	live := liveNodes(d.nodes)
 	d.election = cluster.NewElection(cluster.ElectionConfig{
 		Self:          self,
 		LeaderTimeout: time.Duration(cfg.Cluster.LeaderTimeout) * time.Second,

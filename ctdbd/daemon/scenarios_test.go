@@ -3,6 +3,9 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -221,4 +224,32 @@ func TestInconsistentNodeRecovered(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestReloadNodesAddsNode: a node appended to every nodes file joins after `ctdb
+// reloadnodes` (RELOAD_NODES_FILE on every node); an address change is refused.
+func TestReloadNodesAddsNode(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.watchActing()
+	c.waitConverged("start")
+	c.nodes = append(c.nodes, nil)
+	c.cancel = append(c.cancel, nil)
+	c.done = append(c.done, nil)
+	for i := 0; i < 3; i++ {
+		nodeConfig(t, c.base, 4, i) // rewrites node i's nodes file with 4 nodes
+		c.remote(0, i, protocol.ControlReloadNodesFile, nil)
+	}
+	c.start(3)
+	c.waitConverged("after adding node 3")
+
+	// Node 1's address changes in node 0's file: refused, nothing changes.
+	nodes := filepath.Join(c.base, "node0", "nodes")
+	os.WriteFile(nodes, []byte("10.99.0.1\n10.99.0.42\n10.99.0.3\n10.99.0.4\n"), 0o644)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := c.nodes[0].remoteControl(ctx, 0, protocol.ControlReloadNodesFile, nil)
+	if err != nil || r.Status == 0 || !strings.Contains(r.ErrMsg, "node 1 changed its address") {
+		t.Errorf("address change: %v %+v", err, r)
+	}
+	c.waitConverged("after the refused reload")
 }

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -63,6 +64,9 @@ type tcpPeer struct {
 	in   net.Conn
 	up   bool
 	wake chan struct{} // kicks the connector to reconnect now
+
+	ctx    context.Context // ends when the peer is removed or the transport closes
+	cancel context.CancelFunc
 }
 
 // NewTCP returns a TCP transport for cfg; Start starts it.
@@ -107,18 +111,58 @@ func (t *TCP) Start(h Handler) error {
 	t.ln = ln
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	for pnn, a := range t.cfg.Nodes {
-		if pnn == t.cfg.Self {
-			continue
+		if pnn != t.cfg.Self {
+			t.addPeerLocked(pnn, a)
 		}
-		p := &tcpPeer{pnn: pnn, addr: a, del: newDelivery(h, pnn), wake: make(chan struct{}, 1)}
-		t.peers[pnn] = p
-		t.wg.Add(1)
-		go t.connector(p)
 	}
 	t.mu.Unlock()
 	t.wg.Add(1)
 	go t.acceptLoop()
 	t.log.Info("transport listening", "address", addr)
+	return nil
+}
+
+// addPeerLocked starts connecting to a node. Called with t.mu held.
+func (t *TCP) addPeerLocked(pnn uint32, a netip.Addr) {
+	p := &tcpPeer{pnn: pnn, addr: a, del: newDelivery(t.h, pnn), wake: make(chan struct{}, 1)}
+	p.ctx, p.cancel = context.WithCancel(t.ctx)
+	t.peers[pnn] = p
+	t.byAddr[a] = pnn
+	t.wg.Add(1)
+	go t.connector(p)
+}
+
+// SetNodes changes the set of nodes (ctdb reloadnodes): nodes not in nodes are
+// disconnected and forgotten, new ones connected to. The node's own entry must not
+// change.
+func (t *TCP) SetNodes(nodes map[uint32]netip.Addr) error {
+	if a, ok := nodes[t.cfg.Self]; !ok || a != t.self {
+		return fmt.Errorf("transport: this node's own address cannot change (node %d)", t.cfg.Self)
+	}
+	t.mu.Lock()
+	if t.closed || t.h == nil {
+		t.mu.Unlock()
+		return errors.New("transport: not running")
+	}
+	var gone []*tcpPeer
+	for pnn, p := range t.peers {
+		if a, ok := nodes[pnn]; !ok || a != p.addr {
+			p.cancel()
+			t.resetLocked(p)
+			delete(t.peers, pnn)
+			delete(t.byAddr, p.addr)
+			gone = append(gone, p)
+		}
+	}
+	for pnn, a := range nodes {
+		if _, ok := t.peers[pnn]; !ok && pnn != t.cfg.Self {
+			t.addPeerLocked(pnn, a)
+		}
+	}
+	t.mu.Unlock()
+	for _, p := range gone {
+		p.del.stop()
+	}
 	return nil
 }
 
@@ -135,13 +179,14 @@ func (t *TCP) acceptLoop() {
 			continue
 		}
 		src, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+		t.mu.Lock()
 		pnn, known := t.byAddr[src.Addr().Unmap()]
 		if !known || pnn == t.cfg.Self {
+			t.mu.Unlock()
 			t.log.Warn("transport: refusing connection from an address that is not a node", "from", c.RemoteAddr().String())
 			c.Close()
 			continue
 		}
-		t.mu.Lock()
 		p := t.peers[pnn]
 		if t.closed || p == nil {
 			t.mu.Unlock()
@@ -195,15 +240,15 @@ func (t *TCP) connector(p *tcpPeer) {
 		t.mu.Unlock()
 		if !have {
 			d := net.Dialer{LocalAddr: local, Timeout: t.cfg.ReconnectInterval}
-			c, err := d.DialContext(t.ctx, "tcp", remote)
+			c, err := d.DialContext(p.ctx, "tcp", remote)
 			if err == nil {
 				t.attachOut(p, c)
-			} else if t.ctx.Err() == nil {
+			} else if p.ctx.Err() == nil {
 				t.log.Debug("transport: connect failed", "pnn", p.pnn, "to", remote, "err", err)
 			}
 		}
 		select {
-		case <-t.ctx.Done():
+		case <-p.ctx.Done():
 			return
 		case <-p.wake:
 		case <-time.After(t.cfg.ReconnectInterval):
@@ -217,7 +262,7 @@ func (t *TCP) attachOut(p *tcpPeer, c net.Conn) {
 	}
 	q := make(chan []byte, t.cfg.QueueLimit)
 	t.mu.Lock()
-	if t.closed {
+	if t.closed || p.ctx.Err() != nil {
 		t.mu.Unlock()
 		c.Close()
 		return

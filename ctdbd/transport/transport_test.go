@@ -314,3 +314,44 @@ func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
 }
+
+// TestTCPSetNodes: nodes added at run time are connected to, removed ones are
+// disconnected and then refused (ctdb reloadnodes).
+func TestTCPSetNodes(t *testing.T) {
+	port := freePort(t)
+	all := loopbackNodes(3)
+	two := map[uint32]netip.Addr{0: all[0], 1: all[1]}
+	t0, r0 := startTCP(t, 0, two, port)
+	defer t0.Close()
+	t1, _ := startTCP(t, 1, two, port)
+	defer t1.Close()
+	r0.waitFor(t, "0-1 up", func() bool { return r0.count("up 1") == 1 })
+	t2, r2 := startTCP(t, 2, all, port)
+	defer t2.Close()
+	if err := t0.SetNodes(all); err != nil {
+		t.Fatal(err)
+	}
+	if err := t1.SetNodes(all); err != nil {
+		t.Fatal(err)
+	}
+	r2.waitFor(t, "new node connected to both", func() bool { return r2.count("up 0") == 1 && r2.count("up 1") == 1 })
+	r0.waitFor(t, "0 sees the new node", func() bool { return r0.count("up 2") == 1 })
+	if err := t0.SetNodes(two); err != nil {
+		t.Fatal(err)
+	}
+	r2.waitFor(t, "2 dropped by 0", func() bool { return r2.count("down 0") == 1 })
+	if err := t0.Send(2, packet(32, 1)); err != ErrNotConnected {
+		t.Errorf("send to a removed node: %v", err)
+	}
+	// 2 keeps trying to connect to 0, which refuses it: it must not come back up.
+	time.Sleep(300 * time.Millisecond)
+	r2.mu.Lock()
+	ups := r2.count("up 0")
+	r2.mu.Unlock()
+	if ups != 1 {
+		t.Errorf("removed node reconnected to node 0 (%d ups)", ups)
+	}
+	if err := t0.SetNodes(map[uint32]netip.Addr{0: all[1]}); err == nil {
+		t.Error("changing the node's own address accepted")
+	}
+}
