@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 // cluster runs n daemons in this process on an in-memory network with a fake cluster
 // lock.
 type testCluster struct {
+	mu     sync.Mutex // guards nodes and cancel against the watcher goroutine
 	t      *testing.T
 	net    *transport.Network
 	lock   *clusterlock.Fake
@@ -66,7 +68,9 @@ func (c *testCluster) start(i int) {
 		c.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	c.mu.Lock()
 	c.nodes[i], c.cancel[i], c.done[i] = d, cancel, make(chan error, 1)
+	c.mu.Unlock()
 	go func() { c.done[i] <- d.Run(ctx) }()
 }
 
@@ -76,7 +80,9 @@ func (c *testCluster) stop(i int) {
 	}
 	c.cancel[i]()
 	<-c.done[i]
+	c.mu.Lock()
 	c.cancel[i] = nil
+	c.mu.Unlock()
 }
 
 // waitConverged waits until every running node is RUNNING and healthy, agrees on one

@@ -22,12 +22,17 @@ func (c *testCluster) watchActing() {
 	go func() {
 		defer close(done)
 		for !stop.Load() {
+			c.mu.Lock()
+			var running []*Daemon
 			for i, d := range c.nodes {
-				if c.cancel[i] == nil || d == nil {
-					continue
+				if c.cancel[i] != nil && d != nil {
+					running = append(running, d)
 				}
+			}
+			c.mu.Unlock()
+			for _, d := range running {
 				if s := d.Status(); s.Acting && !s.Holding {
-					c.t.Errorf("node %d acts as leader without the cluster lock", i)
+					c.t.Errorf("node %d acts as leader without the cluster lock", s.PNN)
 					return
 				}
 			}
@@ -232,9 +237,11 @@ func TestReloadNodesAddsNode(t *testing.T) {
 	c := newTestCluster(t, 3)
 	c.watchActing()
 	c.waitConverged("start")
+	c.mu.Lock()
 	c.nodes = append(c.nodes, nil)
 	c.cancel = append(c.cancel, nil)
 	c.done = append(c.done, nil)
+	c.mu.Unlock()
 	for i := 0; i < 3; i++ {
 		nodeConfig(t, c.base, 4, i) // rewrites node i's nodes file with 4 nodes
 		c.remote(0, i, protocol.ControlReloadNodesFile, nil)
