@@ -32,6 +32,12 @@ type ElectionConfig struct {
 	// LeaderTimeout) before competing again.
 	IsolationGrace  time.Duration
 	HandoverBackoff time.Duration
+	// NoLock: no cluster lock is configured. Then there is no arbiter: a node claims
+	// leadership itself after LeaderTimeout without hearing a leader (at start) or at
+	// once when its leader's connection breaks, and of two claimants that hear each
+	// other the lower PNN keeps the role. Nothing prevents two leaders in a split
+	// network: that is what the cluster lock is for, and the daemon warns without one.
+	NoLock bool
 }
 
 // ActionKind says what the node must do.
@@ -116,6 +122,7 @@ type Election struct {
 	nextTry       time.Time // earliest next TryLock
 	connected     map[uint32]bool
 
+	startedAt     time.Time
 	isolatedSince time.Time // when the last peer went away (zero while any is connected)
 	handedOver    bool      // released the lock in this isolation episode
 	actingSince   time.Time
@@ -183,16 +190,35 @@ func (e *Election) stopActing(out *actions, release bool) {
 
 // maybeTry asks for the lock when the node should compete for it now.
 func (e *Election) maybeTry(now time.Time, out *actions) {
-	if e.eligible && !e.holding && !e.pending && e.leader == protocol.UnknownPNN && !now.Before(e.nextTry) {
-		e.pending = true
-		out.add(TryLock, 0)
+	if !e.eligible || e.holding || e.pending || e.leader != protocol.UnknownPNN || now.Before(e.nextTry) {
+		return
 	}
+	if e.cfg.NoLock {
+		// No arbiter: wait one leader timeout after start for a leader to announce
+		// itself before claiming.
+		if now.Sub(e.startedAt) < e.cfg.LeaderTimeout {
+			return
+		}
+		out.append(e.claim(now)...)
+		return
+	}
+	e.pending = true
+	out.add(TryLock, 0)
+}
+
+func (a *actions) append(more ...Action) { *a = append(*a, more...) }
+
+// claim makes this node the leader without a lock (NoLock).
+func (e *Election) claim(now time.Time) []Action {
+	e.pending = true
+	return e.LockAcquired(now)
 }
 
 // Start is the first event: the node has joined and knows no leader.
 func (e *Election) Start(now time.Time) []Action {
 	var out actions
 	e.lastHeard = now
+	e.startedAt = now
 	e.isolatedSince = now
 	e.maybeTry(now, &out)
 	return out
@@ -230,9 +256,15 @@ func (e *Election) LeaderMessage(now time.Time, from, leader uint32) []Action {
 		}
 	case leader != from:
 		// Only the leader itself announces its leadership; ignore hearsay.
+	case e.holding && from != e.cfg.Self && e.cfg.NoLock && from < e.cfg.Self:
+		// Two claimants without a lock: the lower PNN keeps the role.
+		e.holding = false
+		e.stopActing(&out, false)
+		e.lastHeard = now
+		e.setLeader(&out, from)
 	case e.holding && from != e.cfg.Self:
-		// We hold the lock, so from cannot: it is acting on stale state. Repeat our
-		// claim at once so that it learns the leader.
+		// We hold the lock (or, without one, have the lower PNN), so from cannot
+		// lead: it is acting on stale state. Repeat our claim so that it learns.
 		out.add(BroadcastLeader, e.cfg.Self)
 	default:
 		e.lastHeard = now
@@ -352,7 +384,7 @@ func (e *Election) Tick(now time.Time) []Action {
 // cluster of three or more, and led before the cut (a node that won the lock while
 // already alone keeps it: nobody it could hand over to asked for it).
 func (e *Election) mustHandOver() bool {
-	return e.acting && e.cfg.Nodes >= 3 && len(e.connected) == 0 && !e.handedOver &&
+	return e.acting && !e.cfg.NoLock && e.cfg.Nodes >= 3 && len(e.connected) == 0 && !e.handedOver &&
 		!e.isolatedSince.IsZero() && e.actingSince.Before(e.isolatedSince)
 }
 
@@ -369,6 +401,8 @@ func (e *Election) NextDeadline() time.Time {
 		return next
 	case e.leader != protocol.UnknownPNN:
 		return e.lastHeard.Add(e.cfg.LeaderTimeout)
+	case e.cfg.NoLock && e.nextTry.Before(e.startedAt.Add(e.cfg.LeaderTimeout)):
+		return e.startedAt.Add(e.cfg.LeaderTimeout)
 	default:
 		return e.nextTry
 	}

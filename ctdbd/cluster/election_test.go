@@ -107,6 +107,7 @@ type sim struct {
 	holder  int // node holding the lock, -1 if free
 	pending map[int]bool
 	log     []string
+	noLock  bool // no cluster lock: the acting-implies-holder invariant does not apply
 }
 
 // fataler is what the simulation needs of *testing.T and *rapid.T.
@@ -168,6 +169,9 @@ func (s *sim) apply(i int, as []Action) {
 // check asserts the safety invariant: at most one node acts as leader, and it holds the
 // lock.
 func (s *sim) check() {
+	if s.noLock {
+		return
+	}
 	acting := 0
 	for i, e := range s.nodes {
 		if s.alive[i] && e.Acting() {
@@ -456,4 +460,106 @@ func TestLastSurvivorLeadsAgain(t *testing.T) {
 	if handovers != 1 {
 		t.Errorf("%d handovers, want exactly 1 per isolation", handovers)
 	}
+}
+
+// settledNoLock: exactly one live node acts, and every live node follows it.
+func (s *sim) settledNoLock() bool {
+	leader := -1
+	for i, e := range s.nodes {
+		if s.alive[i] && e.Acting() {
+			if leader >= 0 {
+				return false
+			}
+			leader = i
+		}
+	}
+	if leader < 0 {
+		return false
+	}
+	for i, e := range s.nodes {
+		if s.alive[i] && e.Leader() != uint32(leader) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestElectionWithoutLock: without a cluster lock, nodes wait a leader timeout, claim,
+// and of competing claimants the lowest PNN remains; after kills, restarts and
+// flapping links, once everything is back, exactly one node leads and all follow it.
+func TestElectionWithoutLock(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		n := rapid.IntRange(1, 7).Draw(rt, "nodes")
+		s := &sim{t: rt, now: t0, cut: map[[2]int]bool{}, holder: -1, pending: map[int]bool{}, noLock: true}
+		mk := func(i int) *Election {
+			c := clusterCfg(uint32(i), n)
+			c.NoLock = true
+			return NewElection(c)
+		}
+		for i := 0; i < n; i++ {
+			s.nodes = append(s.nodes, mk(i))
+			s.alive = append(s.alive, true)
+		}
+		for i := range s.nodes {
+			s.apply(i, s.nodes[i].Start(s.now))
+			s.apply(i, s.nodes[i].SetEligible(s.now, true))
+		}
+		for i := range s.nodes {
+			for j := range s.nodes {
+				if i != j {
+					s.apply(i, s.nodes[i].PeerUp(s.now, uint32(j)))
+				}
+			}
+		}
+		s.runFor(6 * time.Second)
+		if !s.settledNoLock() {
+			rt.Fatalf("no single leader after start\n%s", strings.Join(s.log, "\n"))
+		}
+		for k := 0; k < 20; k++ {
+			a := rapid.IntRange(0, n-1).Draw(rt, "a")
+			b := rapid.IntRange(0, n-1).Draw(rt, "b")
+			switch rapid.IntRange(0, 2).Draw(rt, "event") {
+			case 0:
+				if s.alive[a] {
+					s.kill(a)
+				}
+			case 1:
+				if !s.alive[a] {
+					s.nodes[a] = mk(a)
+					s.alive[a] = true
+					s.apply(a, s.nodes[a].Start(s.now))
+					s.apply(a, s.nodes[a].SetEligible(s.now, true))
+					for j := range s.nodes {
+						if s.linked(a, j) {
+							s.apply(a, s.nodes[a].PeerUp(s.now, uint32(j)))
+							s.apply(j, s.nodes[j].PeerUp(s.now, uint32(a)))
+						}
+					}
+				}
+			case 2:
+				s.setLink(a, b, false)
+				s.step(10 * time.Millisecond)
+				s.setLink(a, b, true)
+			}
+			s.step(time.Duration(rapid.IntRange(1, 30).Draw(rt, "ms10")) * 10 * time.Millisecond)
+		}
+		for i := range s.nodes {
+			if !s.alive[i] {
+				s.nodes[i] = mk(i)
+				s.alive[i] = true
+				s.apply(i, s.nodes[i].Start(s.now))
+				s.apply(i, s.nodes[i].SetEligible(s.now, true))
+				for j := range s.nodes {
+					if s.linked(i, j) {
+						s.apply(i, s.nodes[i].PeerUp(s.now, uint32(j)))
+						s.apply(j, s.nodes[j].PeerUp(s.now, uint32(i)))
+					}
+				}
+			}
+		}
+		s.runFor(12 * time.Second)
+		if !s.settledNoLock() {
+			rt.Fatalf("no single leader after everything came back\n%s", strings.Join(s.log, "\n"))
+		}
+	})
 }

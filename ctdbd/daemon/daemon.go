@@ -154,15 +154,15 @@ func New(cfg *sysconfig.Config, opts Options) (*Daemon, error) {
 		d.tunables.Set(def.Name, v)
 	}
 	d.debugLevel = debugLevelNumber(cfg.Logging.Level)
-	live := liveNodes(d.nodes)
-	d.election = cluster.NewElection(cluster.ElectionConfig{
-		Self:          self,
-		LeaderTimeout: time.Duration(cfg.Cluster.LeaderTimeout) * time.Second,
-		Nodes:         live,
-	})
 	if err := d.setupLock(); err != nil {
 		return nil, err
 	}
+	d.election = cluster.NewElection(cluster.ElectionConfig{
+		Self:          self,
+		LeaderTimeout: time.Duration(cfg.Cluster.LeaderTimeout) * time.Second,
+		Nodes:         liveNodes(d.nodes),
+		NoLock:        d.lock == nil,
+	})
 	return d, nil
 }
 
@@ -400,7 +400,7 @@ func (d *Daemon) tick(now time.Time) {
 // eligible reports whether this node may lead.
 func (d *Daemon) eligible() bool {
 	me := d.nodes[d.self]
-	return d.lock != nil && d.cfg.Cluster.LeaderCapability && me.flags&protocol.NodeFlagsInactive == 0
+	return d.cfg.Cluster.LeaderCapability && me.flags&protocol.NodeFlagsInactive == 0
 }
 
 // apply carries out the election's actions.

@@ -26,6 +26,7 @@ type testCluster struct {
 	nodes  []*Daemon
 	cancel []context.CancelFunc
 	done   []chan error
+	noLock bool // run without a cluster lock
 }
 
 func nodeConfig(t *testing.T, base string, n, pnn int) *sysconfig.Config {
@@ -46,7 +47,11 @@ func nodeConfig(t *testing.T, base string, n, pnn int) *sysconfig.Config {
 }
 
 func newTestCluster(t *testing.T, n int) *testCluster {
-	c := &testCluster{t: t, net: transport.NewNetwork(), lock: clusterlock.NewFake(), base: t.TempDir()}
+	return newTestClusterOpts(t, n, false)
+}
+
+func newTestClusterOpts(t *testing.T, n int, noLock bool) *testCluster {
+	c := &testCluster{t: t, net: transport.NewNetwork(), lock: clusterlock.NewFake(), base: t.TempDir(), noLock: noLock}
 	c.nodes = make([]*Daemon, n)
 	c.cancel = make([]context.CancelFunc, n)
 	c.done = make([]chan error, n)
@@ -63,7 +68,11 @@ func newTestCluster(t *testing.T, n int) *testCluster {
 
 func (c *testCluster) start(i int) {
 	cfg := nodeConfig(c.t, c.base, len(c.nodes), i)
-	d, err := New(cfg, Options{Transport: c.net.Transport(uint32(i)), Lock: c.lock.For(fmt.Sprint(i)), Socket: "-"})
+	opts := Options{Transport: c.net.Transport(uint32(i)), Lock: c.lock.For(fmt.Sprint(i)), Socket: "-"}
+	if c.noLock {
+		opts.Lock = nil
+	}
+	d, err := New(cfg, opts)
 	if err != nil {
 		c.t.Fatal(err)
 	}

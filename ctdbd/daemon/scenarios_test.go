@@ -260,3 +260,26 @@ func TestReloadNodesAddsNode(t *testing.T) {
 	}
 	c.waitConverged("after the refused reload")
 }
+
+// TestWithoutClusterLock: a cluster without a cluster lock (allowed, with a warning)
+// still elects one leader, recovers, and re-elects when the leader goes.
+func TestWithoutClusterLock(t *testing.T) {
+	c := newTestClusterOpts(t, 3, true)
+	s := c.waitConverged("start")
+	c.stop(int(s.Leader))
+	s2 := c.waitConverged("after the leader stopped")
+	if s2.Leader == s.Leader {
+		t.Fatalf("stopped leader %d still leader", s.Leader)
+	}
+	c.start(int(s.Leader))
+	c.waitConverged("after it came back")
+	acting := 0
+	for _, d := range c.nodes {
+		if d.Status().Acting {
+			acting++
+		}
+	}
+	if acting != 1 {
+		t.Errorf("%d acting leaders", acting)
+	}
+}
