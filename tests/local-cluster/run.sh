@@ -95,4 +95,8 @@ echo "All nodes OK after $((tries / 10)).$((tries % 10)) s"
 CTDB_SOCKET="$sock" CTDB_BASE="$dir/node0/etc/ctdb" setsid "$ctdb" status
 echo
 echo "Cluster running; press Ctrl-C to stop it."
-while :; do sleep 3600; done
+# Wait in the background so that a signal runs the trap at once.
+while :; do
+	sleep 3600 &
+	wait $! || true
+done
