@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/ctdb-go/ctdb/ctdbd/protocol"
+	"github.com/ctdb-go/ctdb/ctdbd/transport"
 	"github.com/ctdb-go/ctdb/sysconfig"
 )
 
@@ -189,24 +190,14 @@ func (c *Conn) readLoop() {
 	c.mu.Unlock()
 }
 
+// readFrame reads one packet from the daemon (no alignment required on the socket).
 func readFrame(r io.Reader) ([]byte, error) {
-	var prefix [4]byte
-	if _, err := io.ReadFull(r, prefix[:]); err != nil {
-		return nil, err
-	}
-	n, err := protocol.FrameLength(prefix[:])
-	if err != nil {
+	pkt, err := transport.ReadFrame(r, false)
+	var fe *protocol.FieldError
+	if errors.As(err, &fe) {
 		return nil, fmt.Errorf("client: bad packet from ctdbd: %w", err)
 	}
-	pkt := make([]byte, n)
-	copy(pkt, prefix[:])
-	if _, err := io.ReadFull(r, pkt[4:]); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return pkt, nil
+	return pkt, err
 }
 
 // closedErr is the reason the connection ended.
