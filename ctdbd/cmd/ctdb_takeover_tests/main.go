@@ -24,7 +24,9 @@
 //
 // Output is one "IP PNN" line per address of the merged list, in its order (descending
 // address), with -1 for an address no node can host. Bad input is reported on stderr with
-// the line and field at fault, and the exit status is 1.
+// the line and field at fault, and the exit status is 1. CTDB's program also prints its
+// debug log (CTDB_TEST_LOGLEVEL) to stderr; this one prints no log: only the IP PNN lines
+// are the contract.
 package main
 
 import (
