@@ -1,0 +1,36 @@
+// Package netif is the seam between the daemon and the host's network: public
+// addresses added to and removed from interfaces, link state, gratuitous ARP and
+// unsolicited neighbour advertisements after a takeover, and the TCP tickle ACKs and
+// resets that make clients of a moved address reconnect at once.
+//
+// NetIf is implemented by Linux (netlink and raw sockets) and by Fake, an in-memory
+// recorder for tests.
+package netif
+
+import (
+	"net/netip"
+)
+
+// NetIf changes and observes the host's network for the daemon. Implementations are
+// safe for concurrent use. Errors name the interface and address and say what failed.
+type NetIf interface {
+	// AddAddress puts prefix (a public address with its mask bits) on iface. Adding an
+	// address that is already there is not an error. For IPv6 it does not wait for
+	// duplicate address detection longer than a bounded time.
+	AddAddress(iface string, prefix netip.Prefix) error
+	// DelAddress removes the address from iface; removing one that is not there is not
+	// an error. Other addresses of the same subnet stay (promote_secondaries).
+	DelAddress(iface string, prefix netip.Prefix) error
+	// Addresses lists the addresses on iface.
+	Addresses(iface string) ([]netip.Prefix, error)
+	// LinkUp reports whether iface exists and its link is up.
+	LinkUp(iface string) (bool, error)
+	// Announce tells the local network that addr now lives on iface: gratuitous ARP
+	// (request and reply) for IPv4, an unsolicited neighbour advertisement for IPv6.
+	// One call sends one round; the caller repeats it as CTDB does.
+	Announce(iface string, addr netip.Addr) error
+	// TickleACK sends a TCP ACK with sequence and acknowledgement 0 from src to dst
+	// (client), which makes the client answer with its real sequence numbers and then
+	// reset the dead connection at once. rst sends a reset instead (killtcp).
+	TickleACK(src, dst netip.AddrPort, rst bool) error
+}
