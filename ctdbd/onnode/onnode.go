@@ -373,6 +373,15 @@ func exitCode(err error, stderr io.Writer) int {
 func (r *runner) parallel(ctx context.Context, hosts []string, command string, verbose bool) int {
 	codes := make([]int, len(hosts))
 	var mu sync.Mutex // serialises writes of whole lines
+	// Files are shared by the commands as they are; other writers get one write at a
+	// time.
+	stdout, stderr := r.env.Stdout, r.env.Stderr
+	if _, ok := stdout.(*os.File); !ok {
+		stdout = &lockedWriter{mu: &mu, w: stdout}
+	}
+	if _, ok := stderr.(*os.File); !ok {
+		stderr = &lockedWriter{mu: &mu, w: stderr}
+	}
 	var wg sync.WaitGroup
 	for k, h := range hosts {
 		cmd := r.sshCmd(ctx, h, command)
@@ -395,12 +404,12 @@ func (r *runner) parallel(ctx context.Context, hosts []string, command string, v
 				io.Copy(io.Discard, pr)
 			}()
 		} else {
-			cmd.Stdout, cmd.Stderr = r.env.Stdout, r.env.Stderr
+			cmd.Stdout, cmd.Stderr = stdout, stderr
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[k] = exitCode(cmd.Run(), r.env.Stderr)
+			codes[k] = exitCode(cmd.Run(), stderr)
 			if pw != nil {
 				pw.Close()
 				<-done
@@ -415,6 +424,17 @@ func (r *runner) parallel(ctx context.Context, hosts []string, command string, v
 		}
 	}
 	return code
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // push copies each named file to the same path on every host with rsync (relative
