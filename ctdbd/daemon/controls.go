@@ -64,6 +64,9 @@ func (h clientHandler) Control(c *server.Client, hdr protocol.Header, req *proto
 		}
 		return &protocol.ReplyControl{}
 	}
+	if slowControl(req.Opcode) {
+		return d.runSlowControl(req)
+	}
 	var reply *protocol.ReplyControl
 	if !d.call(func() { reply = d.localControl(hdr, req) }) {
 		return failed("ctdbd is shutting down")
@@ -363,7 +366,7 @@ func (d *Daemon) localControl(hdr protocol.Header, req *protocol.ReqControl) *pr
 	case protocol.ControlGetIfaces:
 		return ok(&protocol.IfaceList{})
 	case protocol.ControlGetPublicIPs:
-		return ok(&protocol.PublicIPList{})
+		return ok(d.publicIPList(req.Flags&protocol.PublicIPFlagsOnlyAvailable != 0))
 	}
 	d.log.Debug("control not implemented", "opcode", req.Opcode)
 	return failed("control " + req.Opcode.String() + " is not implemented by this ctdbd")

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ctdb-go/ctdb/ctdbd/cluster"
 	"github.com/ctdb-go/ctdb/ctdbd/clusterlock"
+	"github.com/ctdb-go/ctdb/ctdbd/netif"
 	"github.com/ctdb-go/ctdb/ctdbd/protocol"
 	"github.com/ctdb-go/ctdb/ctdbd/server"
 	"github.com/ctdb-go/ctdb/ctdbd/transport"
@@ -46,6 +47,9 @@ type Options struct {
 	Events Events
 	// Socket overrides the configuration's socket path ("-" for no socket: tests).
 	Socket string
+	// NetIf changes the host's network for public addresses; nil means this node
+	// hosts none (failover disabled).
+	NetIf netif.NetIf
 }
 
 // nodeState is what a node knows about one node of the cluster (itself included).
@@ -101,6 +105,15 @@ type Daemon struct {
 	recoveriesHeldUntil time.Time // "disable recoveries" from the ctdb tool
 
 	stats adminStats // CONTROL_STATISTICS counters (safe for concurrent use)
+
+	// Public addresses (loop state, but ipMu serialises takeovers and releases).
+	pubips             map[netip.Addr]*pubIP
+	ipMu               sync.Mutex
+	leaderlessSince    time.Time
+	releasedLeaderless bool
+	needTakeover       bool
+	takeoverBusy       bool
+	takeoverCancel     context.CancelFunc
 
 	// failControl, set by tests, makes this node fail the controls it returns true for.
 	failControl func(protocol.Opcode) bool
@@ -296,6 +309,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		defer d.srv.Close()
 	}
+	d.initPublicIPs()
 	d.runstate = protocol.RunstateSetup
 	if err := d.event(ctx, "setup"); err != nil {
 		return fmt.Errorf("daemon: setup event failed: %w", err)
@@ -394,6 +408,10 @@ func (d *Daemon) tick(now time.Time) {
 	d.keepalives(now)
 	if d.election.Acting() {
 		d.leaderCheck(now)
+		d.startTakeoverRun()
+	}
+	if d.failoverEnabled() && len(d.pubips) > 0 {
+		d.watchLeaderless(now)
 	}
 }
 
@@ -425,6 +443,9 @@ func (d *Daemon) apply(actions []cluster.Action) {
 		case cluster.StopActing:
 			d.log.Warn("this node stops acting as leader", "pnn", d.self)
 			d.cancelRecovery()
+			if d.takeoverCancel != nil {
+				d.takeoverCancel()
+			}
 		}
 	}
 }

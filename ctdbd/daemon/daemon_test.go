@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ctdb-go/ctdb/ctdbd/clusterlock"
+	"github.com/ctdb-go/ctdb/ctdbd/netif"
 	"github.com/ctdb-go/ctdb/ctdbd/protocol"
 	"github.com/ctdb-go/ctdb/ctdbd/transport"
 	"github.com/ctdb-go/ctdb/sysconfig"
@@ -27,6 +28,8 @@ type testCluster struct {
 	cancel []context.CancelFunc
 	done   []chan error
 	noLock bool // run without a cluster lock
+	nets   []*netif.Fake // per node, when publicIPs is set
+	publicIPs string     // public_addresses file contents for every node
 }
 
 func nodeConfig(t *testing.T, base string, n, pnn int) *sysconfig.Config {
@@ -51,7 +54,12 @@ func newTestCluster(t *testing.T, n int) *testCluster {
 }
 
 func newTestClusterOpts(t *testing.T, n int, noLock bool) *testCluster {
-	c := &testCluster{t: t, net: transport.NewNetwork(), lock: clusterlock.NewFake(), base: t.TempDir(), noLock: noLock}
+	return newTestClusterWith(t, n, &testCluster{noLock: noLock})
+}
+
+// newTestClusterWith starts n nodes configured as c says (noLock, publicIPs).
+func newTestClusterWith(t *testing.T, n int, c *testCluster) *testCluster {
+	c.t, c.net, c.lock, c.base = t, transport.NewNetwork(), clusterlock.NewFake(), t.TempDir()
 	c.nodes = make([]*Daemon, n)
 	c.cancel = make([]context.CancelFunc, n)
 	c.done = make([]chan error, n)
@@ -68,7 +76,22 @@ func newTestClusterOpts(t *testing.T, n int, noLock bool) *testCluster {
 
 func (c *testCluster) start(i int) {
 	cfg := nodeConfig(c.t, c.base, len(c.nodes), i)
+	if c.publicIPs != "" {
+		dir := filepath.Join(c.base, fmt.Sprintf("node%d", i))
+		os.WriteFile(filepath.Join(dir, "public_addresses"), []byte(c.publicIPs), 0o644)
+		cfg = nodeConfig(c.t, c.base, len(c.nodes), i)
+	}
 	opts := Options{Transport: c.net.Transport(uint32(i)), Lock: c.lock.For(fmt.Sprint(i)), Socket: "-"}
+	if c.publicIPs != "" {
+		f := netif.NewFake("eth1")
+		c.mu.Lock()
+		for len(c.nets) <= i {
+			c.nets = append(c.nets, nil)
+		}
+		c.nets[i] = f
+		c.mu.Unlock()
+		opts.NetIf = f
+	}
 	if c.noLock {
 		opts.Lock = nil
 	}

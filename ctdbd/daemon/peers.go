@@ -130,6 +130,15 @@ func (d *Daemon) fromPeer(pnn uint32, hdr protocol.Header, p protocol.Packet) {
 		d.deliverMessage(pnn, p)
 	case *protocol.ReqControl:
 		p.ClientID = 0
+		if slowControl(p.Opcode) {
+			go func() {
+				r := d.runSlowControl(p)
+				if p.Flags&protocol.ControlFlagNoReply == 0 {
+					d.do(func() { d.sendPeer(pnn, r, hdr.ReqID) })
+				}
+			}()
+			return
+		}
 		var reply *protocol.ReplyControl
 		if d.failControl != nil && d.failControl(p.Opcode) {
 			reply = &protocol.ReplyControl{Status: -1, ErrMsg: "injected failure"}
@@ -175,6 +184,9 @@ func (d *Daemon) deliverMessage(from uint32, m *protocol.ReqMessage) {
 		var c protocol.NodeFlagChange
 		if err := protocol.UnmarshalPayload(m.Data, &c); err == nil && c.PNN != d.self {
 			if n := d.node(c.PNN); n != nil && n.connected {
+				if n.flags != c.NewFlags&^protocol.NodeFlagsDisconnected {
+					d.needTakeover = true // e.g. a node became unhealthy: move its addresses
+				}
 				n.flags = c.NewFlags &^ protocol.NodeFlagsDisconnected
 			}
 		}
@@ -218,9 +230,18 @@ func (d *Daemon) setFlags(set, clear uint32) {
 // remoteControl sends a control to node pnn and waits for the reply. It may be called
 // from any goroutine except the loop.
 func (d *Daemon) remoteControl(ctx context.Context, pnn uint32, op protocol.Opcode, p protocol.Payload) (*protocol.ReplyControl, error) {
+	return d.remoteControlFlags(ctx, pnn, op, p, 0)
+}
+
+// remoteControlFlags is remoteControl with control flags (e.g. ONLY_AVAILABLE).
+func (d *Daemon) remoteControlFlags(ctx context.Context, pnn uint32, op protocol.Opcode, p protocol.Payload, flags uint32) (*protocol.ReplyControl, error) {
 	req, err := protocol.NewReqControl(op, p)
 	if err != nil {
 		return nil, err
+	}
+	req.Flags = flags
+	if pnn == d.self && slowControl(op) {
+		return d.runSlowControl(req), nil
 	}
 	if pnn == d.self {
 		var reply *protocol.ReplyControl

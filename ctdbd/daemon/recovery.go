@@ -85,6 +85,7 @@ func (d *Daemon) leaderCheck(now time.Time) {
 			}
 			d.lastRecSet = key
 			d.culprits = map[uint32]*culprit{}
+			d.needTakeover = true
 			d.log.Info("recovery finished", "pnn", d.self, "generation", gen, "nodes", key)
 		})
 	}()
