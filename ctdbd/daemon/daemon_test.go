@@ -19,17 +19,17 @@ import (
 // cluster runs n daemons in this process on an in-memory network with a fake cluster
 // lock.
 type testCluster struct {
-	mu     sync.Mutex // guards nodes and cancel against the watcher goroutine
-	t      *testing.T
-	net    *transport.Network
-	lock   *clusterlock.Fake
-	base   string
-	nodes  []*Daemon
-	cancel []context.CancelFunc
-	done   []chan error
-	noLock bool // run without a cluster lock
-	nets   []*netif.Fake // per node, when publicIPs is set
-	publicIPs string     // public_addresses file contents for every node
+	mu        sync.Mutex // guards nodes and cancel against the watcher goroutine
+	t         *testing.T
+	net       *transport.Network
+	lock      *clusterlock.Fake
+	base      string
+	nodes     []*Daemon
+	cancel    []context.CancelFunc
+	done      []chan error
+	noLock    bool          // run without a cluster lock
+	nets      []*netif.Fake // per node, when publicIPs is set
+	publicIPs string        // public_addresses file contents for every node
 }
 
 func nodeConfig(t *testing.T, base string, n, pnn int) *sysconfig.Config {
