@@ -324,6 +324,9 @@ func (c *Cluster) Start(i int) {
 	r, w, err := os.Pipe()
 	must(c.tb, err)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = r, log, log
+	// If this process dies without its cleanups (killed, or a test timeout), the
+	// daemon dies with it; the real one's helpers follow their ctdbd.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		r.Close()
 		w.Close()
@@ -393,23 +396,46 @@ func (c *Cluster) Stop(i int) {
 	if nd.cmd == nil {
 		return
 	}
+	// Children born during the shutdown are collected too: once ctdbd is gone, they are
+	// reparented to this process and only their PIDs tell them apart.
 	children := c.Processes(i)[1:]
+	seen := map[int]bool{}
+	for _, p := range children {
+		seen[p] = true
+	}
 	if c.kind == Real {
-		c.Ctdb(i, "shutdown")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := c.CtdbCmd(ctx, RealTool, i, "shutdown")
+		if err := cmd.Start(); err == nil {
+			go cmd.Wait()
+		}
 	} else {
 		nd.cmd.Process.Signal(syscall.SIGTERM)
 	}
-	select {
-	case <-nd.done:
-		// Children of a cleanly stopped ctdbd exit by themselves (reaped here, as they are
-		// reparented to us); any still there after the grace are killed.
-		for _, p := range c.finish(i, children) {
-			syscall.Kill(p, syscall.SIGKILL)
-			reap([]int{p}, 5*time.Second)
+	limit := time.After(30 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			for _, p := range descendants(nd.cmd.Process.Pid, readPPIDs()) {
+				if !seen[p] {
+					seen[p] = true
+					children = append(children, p)
+				}
+			}
+			continue
+		case <-nd.done:
+			for _, p := range c.finish(i, children) {
+				syscall.Kill(p, syscall.SIGKILL)
+				reap([]int{p}, 5*time.Second)
+			}
+		case <-limit:
+			c.tb.Logf("cluster: node %d did not stop within 30 s; killing it", i)
+			c.Kill9(i)
 		}
-	case <-time.After(30 * time.Second):
-		c.tb.Logf("cluster: node %d did not stop within 30 s; killing it", i)
-		c.Kill9(i)
+		return
 	}
 }
 

@@ -1,10 +1,14 @@
 package cluster
 
 import (
+	"context"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ctdb-go/ctdb/ctdbd/onnode"
+	"github.com/ctdb-go/ctdb/ctdbd/protocol"
 )
 
 // TestReal: a real 3-node cluster comes up; the real tool reports it; kill -9 of the
@@ -39,6 +43,11 @@ func TestReal(t *testing.T) {
 	killed := time.Now()
 	c.WaitConverged("after kill -9 of the leader", up...)
 	t.Logf("recovered %v after kill -9 of the leader", time.Since(killed))
+	// onnode's node states (ok, con) from the real daemon's socket.
+	states, err := onnode.DaemonStatus(context.Background(), c.Socket(up[0]))
+	if err != nil || len(states) != 3 || states[leader].Flags&protocol.NodeFlagsDisconnected == 0 || states[up[1]].Flags != 0 {
+		t.Errorf("onnode.DaemonStatus on node %d: %+v, %v; want node %d disconnected, node %d OK", up[0], states, err, leader, up[1])
+	}
 	if l := c.WaitLeader("after kill -9 of the leader", up...); l == leader {
 		t.Errorf("dead leader %d still leader", leader)
 	}
