@@ -8,6 +8,7 @@
 package netif
 
 import (
+	"errors"
 	"net/netip"
 )
 
@@ -31,6 +32,17 @@ type NetIf interface {
 	Announce(iface string, addr netip.Addr) error
 	// TickleACK sends a TCP ACK with sequence and acknowledgement 0 from src to dst
 	// (client), which makes the client answer with its real sequence numbers and then
-	// reset the dead connection at once. rst sends a reset instead (killtcp).
+	// reset the dead connection at once.
+	//
+	// rst kills the connection instead (killtcp, on the node releasing src): a reset
+	// with sequence 0 would be ignored by the client (RFC 5961 accepts only the exact
+	// expected sequence number), so the implementation sends a tickle ACK, reads the
+	// client's answer to learn that number, and sends ACK|RST with it, as CTDB's
+	// ctdb_killtcp does. It returns an error wrapping ErrNoReply when the client did
+	// not answer within a bounded time (gone or unreachable); callers may ignore it.
 	TickleACK(src, dst netip.AddrPort, rst bool) error
 }
+
+// ErrNoReply is wrapped by TickleACK with rst when the client never answered, so the
+// connection could not be reset.
+var ErrNoReply = errors.New("no answer from the client to the tickle ACK (connection gone or client unreachable)")
