@@ -54,6 +54,16 @@ func (h clientHandler) Control(c *server.Client, hdr protocol.Header, req *proto
 	case protocol.ControlDeregisterSrvID:
 		d.call(func() { d.deregister(c, req.SrvID) })
 		return &protocol.ReplyControl{}
+	case protocol.ControlTCPClient:
+		var conn protocol.Connection
+		if err := protocol.UnmarshalPayload(req.Data, &conn); err != nil {
+			return failed("bad connection: " + err.Error())
+		}
+		var reply *protocol.ReplyControl
+		if !d.call(func() { reply = d.tcpClient(c, conn) }) {
+			return failed("ctdbd is shutting down")
+		}
+		return reply
 	case protocol.ControlProcessExists:
 		var pid protocol.Int32
 		if err := protocol.UnmarshalPayload(req.Data, &pid); err != nil {
@@ -106,6 +116,7 @@ func (h clientHandler) Packet(c *server.Client, hdr protocol.Header, p protocol.
 
 func (h clientHandler) Gone(c *server.Client) {
 	h.d.do(func() {
+		h.d.clientGoneTickles(c)
 		for srvid, m := range h.d.srvids {
 			delete(m, c.ID)
 			if len(m) == 0 {
@@ -365,6 +376,12 @@ func (d *Daemon) localControl(hdr protocol.Header, req *protocol.ReqControl) *pr
 		return &protocol.ReplyControl{}
 	case protocol.ControlGetIfaces:
 		return ok(&protocol.IfaceList{})
+	case protocol.ControlTCPAdd, protocol.ControlTCPAddDelayedUpdate, protocol.ControlTCPRemove,
+		protocol.ControlGetTCPTickleList, protocol.ControlSetTCPTickleList:
+		if perr != nil {
+			return failed(perr.Error())
+		}
+		return d.tickleControl(req, payload)
 	case protocol.ControlGetPublicIPs:
 		return ok(d.publicIPList(req.Flags&protocol.PublicIPFlagsOnlyAvailable != 0))
 	}

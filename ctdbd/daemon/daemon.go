@@ -114,6 +114,8 @@ type Daemon struct {
 	needTakeover       bool
 	takeoverBusy       bool
 	takeoverCancel     context.CancelFunc
+	tickles            map[netip.Addr]map[connKey]bool
+	lastTicklePush     time.Time
 
 	// failControl, set by tests, makes this node fail the controls it returns true for.
 	failControl func(protocol.Opcode) bool
@@ -135,7 +137,7 @@ func New(cfg *sysconfig.Config, opts Options) (*Daemon, error) {
 		cfg: cfg, opts: opts, log: log,
 		loop: make(chan func(), 1024), stopping: make(chan struct{}),
 		srvids: map[uint64]map[uint32]*server.Client{}, pending: map[uint32]func(*protocol.ReplyControl){},
-		culprits: map[uint32]*culprit{},
+		culprits: map[uint32]*culprit{}, tickles: map[netip.Addr]map[connKey]bool{},
 		runstate: protocol.RunstateInit, recmode: protocol.RecoveryActive,
 		vnnmap: protocol.VNNMap{Generation: protocol.InvalidGeneration},
 	}
@@ -149,7 +151,8 @@ func New(cfg *sysconfig.Config, opts Options) (*Daemon, error) {
 		if n.Deleted {
 			ns.flags = protocol.NodeFlagsDeleted
 		} else if n.PNN != self {
-			ns.flags = protocol.NodeFlagsDisconnected
+			// As in CTDB, other nodes start out disconnected and unhealthy.
+			ns.flags = protocol.NodeFlagsDisconnected | protocol.NodeFlagsUnhealthy
 		}
 		d.nodes = append(d.nodes, ns)
 	}
@@ -412,6 +415,7 @@ func (d *Daemon) tick(now time.Time) {
 	}
 	if d.failoverEnabled() && len(d.pubips) > 0 {
 		d.watchLeaderless(now)
+		d.pushTickles(now)
 	}
 }
 

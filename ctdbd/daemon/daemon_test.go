@@ -138,7 +138,7 @@ func (c *testCluster) waitConverged(what string) Status {
 			for j, f := range s.Flags {
 				want := uint32(0)
 				if c.cancel[j] == nil {
-					want = protocol.NodeFlagsDisconnected
+					want = protocol.NodeFlagsDisconnected | protocol.NodeFlagsUnhealthy
 				}
 				if f != want {
 					okAll = false

@@ -3,10 +3,12 @@ package daemon
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ctdb-go/ctdb/ctdbd/protocol"
+	"github.com/ctdb-go/ctdb/ctdbd/server"
 )
 
 const sixAddresses = "10.1.0.1/24 eth1\n10.1.0.2/24 eth1\n10.1.0.3/24 eth1\n10.1.0.4/24 eth1\n10.1.0.5/24 eth1\n10.1.0.6/24 eth1\n"
@@ -118,4 +120,51 @@ func TestCutOffNodeReleasesAddresses(t *testing.T) {
 	c.net.Heal()
 	c.waitConverged("after healing")
 	c.waitAddresses("after healing", nil, 2, 2)
+}
+
+// TestTicklesFollowTheAddress: a client connection registered with TCP_CLIENT on the
+// node holding an address is known to every node; when the address moves, its new
+// holder sends the client a tickle ACK.
+func TestTicklesFollowTheAddress(t *testing.T) {
+	c := newTestClusterWith(t, 3, &testCluster{publicIPs: sixAddresses})
+	c.waitConverged("start")
+	c.waitAddresses("at start", nil, 2, 2)
+	addr := netip.MustParseAddr("10.1.0.3")
+	owner := c.holders()[addr.String()][0]
+	conn := protocol.Connection{ // as smbd sends it: Src the client, Dst the public address
+		Src: protocol.SockAddrOf(netip.MustParseAddrPort("192.168.9.9:51000")),
+		Dst: protocol.SockAddrOf(netip.AddrPortFrom(addr, 445)),
+	}
+	smbd := &server.Client{} // what TCP_CLIENT from a local client does, minus the socket
+	c.nodes[owner].call(func() { c.nodes[owner].tcpClient(smbd, conn) })
+	// Every node learns it.
+	deadline := time.Now().Add(10 * time.Second)
+	for i := range c.nodes {
+		for {
+			var n int
+			c.nodes[i].call(func() { n = len(c.nodes[i].tickleList(addr)) })
+			if n == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d does not know the connection", i)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	c.stop(owner)
+	c.waitAddresses("after the owner stopped", map[int]bool{owner: true}, 3, 3)
+	newOwner := c.holders()[addr.String()][0]
+	want := "10.1.0.3:445 192.168.9.9:51000"
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		c.mu.Lock()
+		f := c.nets[newOwner]
+		c.mu.Unlock()
+		if got := fmt.Sprint(f.Tickles()); strings.Contains(got, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("new owner %d tickled %v, want %q", newOwner, f.Tickles(), want)
+		}
+	}
 }

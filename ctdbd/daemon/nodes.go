@@ -44,7 +44,7 @@ func (d *Daemon) reloadNodes() error {
 		case !n.Deleted && (cur.flags&protocol.NodeFlagsDeleted != 0 || !cur.addr.IsValid()):
 			d.log.Info("node added to the cluster", "pnn", i, "address", n.Addr.String())
 			cur.addr = n.Addr
-			cur.flags = protocol.NodeFlagsDisconnected
+			cur.flags = protocol.NodeFlagsDisconnected | protocol.NodeFlagsUnhealthy
 		}
 	}
 	d.cfg.Nodes = nodes

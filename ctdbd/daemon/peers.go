@@ -69,7 +69,8 @@ func (d *Daemon) peerDown(pnn uint32) {
 		return
 	}
 	n.connected = false
-	n.flags = protocol.NodeFlagsDisconnected
+	// CTDB marks a dead node disconnected and unhealthy, keeping its other flags.
+	n.flags |= protocol.NodeFlagsDisconnected | protocol.NodeFlagsUnhealthy
 	d.log.Warn("node disconnected", "pnn", pnn)
 	d.apply(d.election.PeerDown(time.Now(), pnn))
 	d.needRecover = true

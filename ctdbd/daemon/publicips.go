@@ -180,13 +180,14 @@ func (d *Daemon) takeIP(ctx context.Context, addr netip.Addr, pnn uint32) error 
 	return nil
 }
 
-// announce tells the network where addr lives now, as CTDB repeats it.
+// announce tells the network where addr lives now, and tickles its clients, in three
+// rounds about a second apart as CTDB does.
 func (d *Daemon) announce(iface string, addr netip.Addr) {
 	for i := 0; i < 3; i++ {
 		if err := d.opts.NetIf.Announce(iface, addr); err != nil {
 			d.log.Warn("cannot announce public address", "address", addr.String(), "iface", iface, "err", err)
-			return
 		}
+		d.tickle(addr)
 		select {
 		case <-time.After(time.Second):
 		case <-d.stopping:

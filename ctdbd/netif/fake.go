@@ -115,6 +115,13 @@ func (f *Fake) TickleACK(src, dst netip.AddrPort, rst bool) error {
 	return nil
 }
 
+// Tickles returns what TickleACK was asked to send so far.
+func (f *Fake) Tickles() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.Tickled...)
+}
+
 // Holds reports whether addr is on any of the fake's interfaces.
 func (f *Fake) Holds(addr netip.Addr) bool {
 	f.mu.Lock()
