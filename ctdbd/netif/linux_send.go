@@ -72,7 +72,9 @@ func (l *Linux) announce(iface string, addr netip.Addr) error {
 // With rst it learns the client's sequence numbers first (see NetIf.TickleACK): it
 // captures, on all interfaces of the namespace, the client's answer to up to three
 // tickle ACKs sent 600 ms apart (Linux rate-limits answers to out-of-window segments to
-// one per 500 ms) and returns ErrNoReply if none came.
+// one per 500 ms) and returns ErrNoReply if none came, so one call blocks for at most
+// about 1.8 s; reset many connections from several goroutines. Link-local (zoned) IPv6
+// destinations are not supported: public addresses and their clients are routable.
 func (l *Linux) TickleACK(src, dst netip.AddrPort, rst bool) error {
 	var err error
 	if rst {
