@@ -152,10 +152,19 @@ func TestTicklesFollowTheAddress(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	c.stop(owner)
-	c.waitAddresses("after the owner stopped", map[int]bool{owner: true}, 3, 3)
+	c.remote(owner, owner, protocol.ControlDisableNode, nil)
+	c.waitAddresses("after the owner was disabled", map[int]bool{owner: true}, 3, 3)
 	newOwner := c.holders()[addr.String()][0]
 	want := "10.1.0.3:445 192.168.9.9:51000"
+	// The releasing node reset the connection (killtcp).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if got := fmt.Sprint(c.nets[owner].Tickles()); strings.Contains(got, "RST "+want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("releasing node %d sent %v, want a reset of %q", owner, c.nets[owner].Tickles(), want)
+		}
+	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		c.mu.Lock()
 		f := c.nets[newOwner]

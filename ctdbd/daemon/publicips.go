@@ -214,6 +214,7 @@ func (d *Daemon) releaseIP(ctx context.Context, addr netip.Addr, pnn uint32) err
 	if derr := d.opts.NetIf.DelAddress(ip.iface, ip.prefix); derr != nil && err == nil {
 		err = derr
 	}
+	d.killConnections(addr)
 	d.setHolder(addr, pnn, "")
 	d.log.Info("released public address", "address", ip.prefix.String(), "iface", ip.iface, "to", int32(pnn))
 	return err

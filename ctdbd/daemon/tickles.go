@@ -1,10 +1,12 @@
 package daemon
 
 import (
+	"errors"
 	"net/netip"
 	"sort"
 	"time"
 
+	"github.com/ctdb-go/ctdb/ctdbd/netif"
 	"github.com/ctdb-go/ctdb/ctdbd/protocol"
 	"github.com/ctdb-go/ctdb/ctdbd/server"
 )
@@ -198,5 +200,20 @@ func (d *Daemon) tickle(addr netip.Addr) {
 		if err := d.opts.NetIf.TickleACK(k.server, k.client, false); err != nil {
 			d.log.Warn("tickle ACK failed", "server", k.server.String(), "client", k.client.String(), "err", err)
 		}
+	}
+}
+
+// killConnections resets the tracked client connections of an address this node just
+// released (CTDB's killtcp), in parallel: each reset may wait for the client's answer.
+// A client that does not answer (netif.ErrNoReply) is already gone.
+func (d *Daemon) killConnections(addr netip.Addr) {
+	var conns []connKey
+	d.call(func() { conns = d.tickleList(addr) })
+	for _, k := range conns {
+		go func() {
+			if err := d.opts.NetIf.TickleACK(k.server, k.client, true); err != nil && !errors.Is(err, netif.ErrNoReply) {
+				d.log.Info("could not reset a connection of a released address", "server", k.server.String(), "client", k.client.String(), "err", err)
+			}
+		}()
 	}
 }

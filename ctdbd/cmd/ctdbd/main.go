@@ -22,6 +22,7 @@ import (
 
 	"github.com/ctdb-go/ctdb/ctdbd/daemon"
 	"github.com/ctdb-go/ctdb/ctdbd/eventcmd"
+	"github.com/ctdb-go/ctdb/ctdbd/netif"
 	"github.com/ctdb-go/ctdb/runner"
 	"github.com/ctdb-go/ctdb/sysconfig"
 )
@@ -85,7 +86,17 @@ func run(args []string) int {
 	} else {
 		logger.Warn("event script directory not watched; changes are seen at the next event", "err", err)
 	}
-	d, err := daemon.New(cfg, daemon.Options{Logger: logger, Events: daemon.RunnerEvents{R: events}})
+	opts := daemon.Options{Logger: logger, Events: daemon.RunnerEvents{R: events}}
+	if len(cfg.PublicAddresses) > 0 && !cfg.Failover.Disabled {
+		nif, err := netif.NewLinux(netif.LinuxConfig{})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ctdbd: public addresses: %v\n", err)
+			return 1
+		}
+		defer nif.Close()
+		opts.NetIf = nif
+	}
+	d, err := daemon.New(cfg, opts)
 	if err != nil {
 		logger.Error(err.Error())
 		fmt.Fprintf(os.Stderr, "ctdbd: %v\n", err)
