@@ -115,10 +115,13 @@ type fataler interface {
 	Fatalf(format string, args ...any)
 }
 
-func newSim(t fataler, n int) *sim {
-	s := &sim{t: t, now: t0, cut: map[[2]int]bool{}, holder: -1, pending: map[int]bool{}}
+func newSim(t fataler, n int) *sim { return newSimNoLock(t, n, false) }
+
+// newSimNoLock starts n nodes, without a cluster lock when noLock is set.
+func newSimNoLock(t fataler, n int, noLock bool) *sim {
+	s := &sim{t: t, now: t0, cut: map[[2]int]bool{}, holder: -1, pending: map[int]bool{}, noLock: noLock}
 	for i := 0; i < n; i++ {
-		s.nodes = append(s.nodes, NewElection(clusterCfg(uint32(i), n)))
+		s.nodes = append(s.nodes, s.newNode(i, n))
 		s.alive = append(s.alive, true)
 	}
 	for i := range s.nodes {
@@ -251,9 +254,15 @@ func (s *sim) kill(i int) {
 	}
 }
 
+func (s *sim) newNode(i, n int) *Election {
+	c := clusterCfg(uint32(i), n)
+	c.NoLock = s.noLock
+	return NewElection(c)
+}
+
 // restart brings node i back as a fresh process.
 func (s *sim) restart(i int) {
-	s.nodes[i] = NewElection(clusterCfg(uint32(i), len(s.nodes)))
+	s.nodes[i] = s.newNode(i, len(s.nodes))
 	s.alive[i] = true
 	s.apply(i, s.nodes[i].Start(s.now))
 	s.apply(i, s.nodes[i].SetEligible(s.now, true))
@@ -490,27 +499,7 @@ func (s *sim) settledNoLock() bool {
 func TestElectionWithoutLock(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		n := rapid.IntRange(1, 7).Draw(rt, "nodes")
-		s := &sim{t: rt, now: t0, cut: map[[2]int]bool{}, holder: -1, pending: map[int]bool{}, noLock: true}
-		mk := func(i int) *Election {
-			c := clusterCfg(uint32(i), n)
-			c.NoLock = true
-			return NewElection(c)
-		}
-		for i := 0; i < n; i++ {
-			s.nodes = append(s.nodes, mk(i))
-			s.alive = append(s.alive, true)
-		}
-		for i := range s.nodes {
-			s.apply(i, s.nodes[i].Start(s.now))
-			s.apply(i, s.nodes[i].SetEligible(s.now, true))
-		}
-		for i := range s.nodes {
-			for j := range s.nodes {
-				if i != j {
-					s.apply(i, s.nodes[i].PeerUp(s.now, uint32(j)))
-				}
-			}
-		}
+		s := newSimNoLock(rt, n, true)
 		s.runFor(6 * time.Second)
 		if !s.settledNoLock() {
 			rt.Fatalf("no single leader after start\n%s", strings.Join(s.log, "\n"))
@@ -525,16 +514,7 @@ func TestElectionWithoutLock(t *testing.T) {
 				}
 			case 1:
 				if !s.alive[a] {
-					s.nodes[a] = mk(a)
-					s.alive[a] = true
-					s.apply(a, s.nodes[a].Start(s.now))
-					s.apply(a, s.nodes[a].SetEligible(s.now, true))
-					for j := range s.nodes {
-						if s.linked(a, j) {
-							s.apply(a, s.nodes[a].PeerUp(s.now, uint32(j)))
-							s.apply(j, s.nodes[j].PeerUp(s.now, uint32(a)))
-						}
-					}
+					s.restart(a)
 				}
 			case 2:
 				s.setLink(a, b, false)
@@ -545,16 +525,7 @@ func TestElectionWithoutLock(t *testing.T) {
 		}
 		for i := range s.nodes {
 			if !s.alive[i] {
-				s.nodes[i] = mk(i)
-				s.alive[i] = true
-				s.apply(i, s.nodes[i].Start(s.now))
-				s.apply(i, s.nodes[i].SetEligible(s.now, true))
-				for j := range s.nodes {
-					if s.linked(i, j) {
-						s.apply(i, s.nodes[i].PeerUp(s.now, uint32(j)))
-						s.apply(j, s.nodes[j].PeerUp(s.now, uint32(i)))
-					}
-				}
+				s.restart(i)
 			}
 		}
 		s.runFor(12 * time.Second)
