@@ -9,7 +9,7 @@ package tdbcore
 // inside a transaction it checks the transaction's view).
 func (t *DB) Check() (int, error) {
 	t.mu.Lock()
-	held := t.allHeld
+	held := t.allHeld.Load()
 	t.mu.Unlock()
 	if !t.readOnly && !held {
 		if err := t.LockAllRead(); err != nil {

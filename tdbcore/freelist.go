@@ -11,7 +11,7 @@ const (
 // held, so only other processes and handles can contend. Inside the
 // all-record lock (or a transaction) it is not needed, as in libtdb.
 func (t *DB) lockFreelist(wait bool) error {
-	if t.allHeld {
+	if t.allHeld.Load() {
 		return nil
 	}
 	if t.flCount > 0 {
@@ -26,7 +26,7 @@ func (t *DB) lockFreelist(wait bool) error {
 }
 
 func (t *DB) unlockFreelist() {
-	if t.allHeld {
+	if t.allHeld.Load() {
 		return
 	}
 	t.flCount--

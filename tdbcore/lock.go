@@ -17,31 +17,132 @@ import (
 // exclude each other too.
 //
 // OFD locks belong to the open file description, so goroutines sharing one
-// handle would not exclude each other through the kernel. lockTable adds
-// that in-process exclusion: every lock is first taken in the table (which
+// handle would not exclude each other through the kernel. An in-process
+// table adds that exclusion: every lock is first taken in the table (which
 // blocks goroutines of this handle) and the kernel lock is taken by the
-// first holder and dropped by the last one.
+// first holder and dropped by the last one. The table has two parts:
+// chainTable (chain locks and the all-record lock, the hot path) is
+// guarded by the handle mutex t.mu, so that an operation takes one mutex
+// for its chain lock, its body and its unlock; lockTable (every other
+// byte lock, and the chain locks between goroutines inside an all-record
+// lock) has its own mutex, which may be taken while t.mu is held.
 
 type lockEnt struct {
-	readers int
+	readers int32
 	writer  bool
 	pending bool
 }
 
+func (e lockEnt) held() bool { return e.readers > 0 || e.writer || e.pending }
+
 type lockTable struct {
-	mu      sync.Mutex
-	cond    sync.Cond
-	ents    map[uint32]lockEnt
-	local   map[uint32]*lockEnt // chain locks between goroutines inside an all-record lock
-	all     lockEnt             // the all-record lock
-	chainRd int                 // chain/record entries held for read
-	chainWr int                 // chain/record entries held for write
+	mu    sync.Mutex
+	cond  sync.Cond
+	fixed [3]lockEnt          // open, active and transaction locks (bytes 0, 4, 8)
+	local map[uint32]*lockEnt // chain locks between goroutines inside an all-record lock
 }
 
 func (lt *lockTable) init() {
 	lt.cond.L = &lt.mu
-	lt.ents = make(map[uint32]lockEnt)
 	lt.local = make(map[uint32]*lockEnt)
+}
+
+// chainChunk is how many chain entries of the chain table are allocated
+// at a time: a slice indexed by chain is cheaper than a map, but hash
+// sizes go up to 1<<26.
+const chainChunk = 256
+
+// chainTable is the in-process side of the chain locks and of the
+// all-record lock. It is guarded by t.mu; cond waits on t.mu.
+type chainTable struct {
+	cond   sync.Cond
+	chunks []*[chainChunk]lockEnt // by chain, allocated lazily
+	all    lockEnt                // the all-record lock
+	rd     int                    // chain entries held for read
+	wr     int                    // chain entries held for write
+}
+
+// chainEnt returns the table entry of the chain lock at off. t.mu is held.
+func (t *DB) chainEnt(off uint32) *lockEnt {
+	b := (off - freelistTop) / 4
+	ct := &t.chains
+	c := b / chainChunk
+	if c >= uint32(len(ct.chunks)) {
+		ct.chunks = append(ct.chunks, make([]*[chainChunk]lockEnt, int(c)+1-len(ct.chunks))...)
+	}
+	if ct.chunks[c] == nil {
+		ct.chunks[c] = new([chainChunk]lockEnt)
+	}
+	return &ct.chunks[c][b%chainChunk]
+}
+
+// lockChainMu takes the chain lock at off, in the chain table and in the
+// kernel. t.mu is held; it is released while waiting for the lock (for
+// other goroutines of this handle, for the all-record lock of this handle,
+// or polling for another process), so the caller must check again what it
+// read under t.mu before.
+func (t *DB) lockChainMu(off uint32, write, wait bool) error {
+	ct := &t.chains
+	e := t.chainEnt(off)
+	for {
+		conflict := e.pending || e.writer || (write && e.readers > 0) ||
+			ct.all.pending || ct.all.writer || (write && ct.all.readers > 0)
+		if !conflict {
+			if e.readers > 0 && !write {
+				e.readers++
+				ct.rd++
+				return nil
+			}
+			break
+		}
+		if !wait {
+			return fmt.Errorf("tdbcore: %s: lock at offset %d held by another goroutine: %w", t.path, off, ErrWouldBlock)
+		}
+		ct.cond.Wait()
+	}
+	// Fast path: the kernel lock is free (one non-blocking call).
+	err := t.ofd(lockType(write), off, 1, false)
+	if err != nil && wait && errors.Is(err, ErrWouldBlock) {
+		// Slow path: poll without holding t.mu, so that other goroutines
+		// can work and release locks meanwhile.
+		e.pending = true
+		t.mu.Unlock()
+		err = t.ofd(lockType(write), off, 1, true)
+		t.mu.Lock()
+		e.pending = false
+		ct.cond.Broadcast()
+	}
+	if err != nil {
+		return err
+	}
+	if write {
+		e.writer = true
+		ct.wr++
+	} else {
+		e.readers = 1
+		ct.rd++
+	}
+	return nil
+}
+
+// unlockChainMu releases a chain lock taken by lockChainMu. t.mu is held.
+func (t *DB) unlockChainMu(off uint32, write bool) {
+	ct := &t.chains
+	e := t.chainEnt(off)
+	if !e.held() {
+		return
+	}
+	if write {
+		e.writer = false
+		ct.wr--
+	} else {
+		e.readers--
+		ct.rd--
+	}
+	if e.readers == 0 && !e.writer {
+		_ = t.ofd(unix.F_UNLCK, off, 1, false)
+		ct.cond.Broadcast()
+	}
 }
 
 // lockLocal excludes goroutines of this handle from each other on chain
@@ -130,23 +231,17 @@ func lockType(write bool) int16 {
 	return unix.F_RDLCK
 }
 
-// lockByte takes the 1-byte lock at off. counted marks chain and record
-// locks, which conflict with the all-record lock.
-func (t *DB) lockByte(off uint32, write, wait, counted bool) error {
+// lockByte takes the 1-byte lock at off: the open, active or transaction
+// lock (chain locks go through lockChainMu, record locks lockRecord).
+func (t *DB) lockByte(off uint32, write, wait bool) error {
 	lt := &t.locks
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
+	e := &lt.fixed[off/4]
 	for {
-		e, held := lt.ents[off]
-		conflict := held && (e.pending || e.writer || (write && e.readers > 0))
-		if counted && (lt.all.pending || lt.all.writer || (write && lt.all.readers > 0)) {
-			conflict = true
-		}
-		if !conflict {
-			if held && e.readers > 0 && !write {
+		if !(e.pending || e.writer || (write && e.readers > 0)) {
+			if e.readers > 0 && !write {
 				e.readers++
-				lt.ents[off] = e
-				lt.chainRd += b2i(counted)
 				return nil
 			}
 			break
@@ -161,65 +256,58 @@ func (t *DB) lockByte(off uint32, write, wait, counted bool) error {
 	if err != nil && wait && errors.Is(err, ErrWouldBlock) {
 		// Slow path: poll without holding the table, so that other
 		// goroutines can release locks meanwhile.
-		lt.ents[off] = lockEnt{pending: true}
+		e.pending = true
 		lt.mu.Unlock()
 		err = t.ofd(lockType(write), off, 1, true)
 		lt.mu.Lock()
-		delete(lt.ents, off)
+		e.pending = false
 		lt.cond.Broadcast()
 	}
 	if err != nil {
 		return err
 	}
 	if write {
-		lt.ents[off] = lockEnt{writer: true}
-		lt.chainWr += b2i(counted)
+		e.writer = true
 	} else {
-		lt.ents[off] = lockEnt{readers: 1}
-		lt.chainRd += b2i(counted)
+		e.readers = 1
 	}
 	return nil
 }
 
-func (t *DB) unlockByte(off uint32, write, counted bool) {
+func (t *DB) unlockByte(off uint32, write bool) {
 	lt := &t.locks
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
-	e, ok := lt.ents[off]
-	if !ok {
+	e := &lt.fixed[off/4]
+	if !e.held() {
 		return
 	}
 	if write {
 		e.writer = false
-		lt.chainWr -= b2i(counted)
 	} else {
 		e.readers--
-		lt.chainRd -= b2i(counted)
 	}
 	if e.readers == 0 && !e.writer {
-		delete(lt.ents, off)
 		_ = t.ofd(unix.F_UNLCK, off, 1, false)
 		lt.cond.Broadcast()
-		return
 	}
-	lt.ents[off] = e
 }
 
 // lockAll takes the all-record lock: the chain-lock range, gradually as
 // libtdb does, then the record region to end of file. In-process it is
-// exclusive against every chain and record lock of this handle.
+// exclusive against every chain lock of this handle. t.mu is not held.
 func (t *DB) lockAll(write, wait bool) error {
-	lt := &t.locks
-	lt.mu.Lock()
-	for lt.all.pending || lt.all.writer || lt.all.readers > 0 || lt.chainRd > 0 || lt.chainWr > 0 {
+	ct := &t.chains
+	t.mu.Lock()
+	for ct.all.pending || ct.all.writer || ct.all.readers > 0 || ct.rd > 0 || ct.wr > 0 {
 		if !wait {
-			lt.mu.Unlock()
+			t.mu.Unlock()
 			return fmt.Errorf("tdbcore: %s: all-record lock held by another goroutine: %w", t.path, ErrWouldBlock)
 		}
-		lt.cond.Wait()
+		ct.cond.Wait()
 	}
-	lt.all.pending = true
-	lt.mu.Unlock()
+	ct.all.pending = true
+	t.mu.Unlock()
 	typ := lockType(write)
 	err := t.ofdGradual(typ, freelistTop, 4*t.hashSize, wait)
 	if err == nil {
@@ -228,13 +316,13 @@ func (t *DB) lockAll(write, wait bool) error {
 			_ = t.ofd(unix.F_UNLCK, freelistTop, 4*t.hashSize, false)
 		}
 	}
-	lt.mu.Lock()
-	lt.all.pending = false
+	t.mu.Lock()
+	ct.all.pending = false
 	if err == nil {
-		lt.all.writer = true // exclusive in-process whatever the kernel type
+		ct.all.writer = true // exclusive in-process whatever the kernel type
 	}
-	lt.cond.Broadcast()
-	lt.mu.Unlock()
+	ct.cond.Broadcast()
+	t.mu.Unlock()
 	return err
 }
 
@@ -260,20 +348,13 @@ func (t *DB) upgradeAll() error {
 	return t.ofd(unix.F_WRLCK, freelistTop, 0, true)
 }
 
+// unlockAll releases lockAll. t.mu is not held.
 func (t *DB) unlockAll() {
 	_ = t.ofd(unix.F_UNLCK, freelistTop, 0, false)
-	lt := &t.locks
-	lt.mu.Lock()
-	lt.all.writer = false
-	lt.cond.Broadcast()
-	lt.mu.Unlock()
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	t.mu.Lock()
+	t.chains.all.writer = false
+	t.chains.cond.Broadcast()
+	t.mu.Unlock()
 }
 
 // setlk is fcntl(fd, F_OFD_SETLK, fl). The call never sleeps (waiting is

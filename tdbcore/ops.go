@@ -13,22 +13,20 @@ func (t *DB) bucket(hash uint32) uint32 { return hash % t.hashSize }
 // pending transaction recovery first when this is the handle's first data
 // lock, as libtdb does.
 func (t *DB) withChain(hash uint32, write, wait bool, fn func() error) error {
+	off := chainLockOff(t.bucket(hash))
 	for {
-		t.mu.Lock()
-		if t.closed {
-			t.mu.Unlock()
+		if t.closed.Load() {
 			return fmt.Errorf("tdbcore: %s: %w", t.path, ErrClosed)
 		}
-		inAll := t.allHeld
-		t.mu.Unlock()
-		off := chainLockOff(t.bucket(hash))
-		if err := t.lockChainFor(off, write, wait, inAll); err != nil {
+		// allHeld is read before the chain lock and checked again once
+		// it is held: a change in between means retrying with the other
+		// kind.
+		inAll := t.allHeld.Load()
+		if err := t.lockChainHoldMu(off, write, wait, inAll); err != nil {
 			return err
 		}
-		t.mu.Lock()
-		if t.allHeld != inAll || t.closed {
-			t.mu.Unlock()
-			t.unlockChainFor(off, write, inAll)
+		if t.allHeld.Load() != inAll || t.closed.Load() {
+			t.unlockChainDropMu(off, write, inAll)
 			continue
 		}
 		var err error
@@ -41,7 +39,7 @@ func (t *DB) withChain(hash uint32, write, wait bool, fn func() error) error {
 			err = fn()
 		}
 		if err == errRetry {
-			t.unlockAfter(off, write, inAll)
+			t.unlockChainDropMu(off, write, inAll)
 			t.mu.Lock()
 			err = t.lockAndRecover()
 			t.mu.Unlock()
@@ -50,31 +48,62 @@ func (t *DB) withChain(hash uint32, write, wait bool, fn func() error) error {
 			}
 			continue
 		}
-		t.unlockAfter(off, write, inAll)
+		t.unlockChainDropMu(off, write, inAll)
 		return err
 	}
 }
 
-func (t *DB) unlockAfter(off uint32, write, inAll bool) {
-	t.mu.Unlock()
-	t.unlockChainFor(off, write, inAll)
-}
-
-// lockChainFor takes a chain lock: in the kernel and in-process normally,
-// only in-process while this handle holds the all-record lock.
-func (t *DB) lockChainFor(off uint32, write, wait, inAll bool) error {
+// lockChainHoldMu takes a chain lock and then holds t.mu (not held
+// before): the chain lock is taken in the kernel and in-process
+// normally, only in-process while this handle holds the all-record lock.
+// On error t.mu is not held.
+func (t *DB) lockChainHoldMu(off uint32, write, wait, inAll bool) error {
 	if inAll {
-		return t.lockLocal(off, write, wait)
+		if err := t.lockLocal(off, write, wait); err != nil {
+			return err
+		}
+		t.mu.Lock()
+		return nil
 	}
-	return t.lockByte(off, write, wait, true)
+	t.mu.Lock()
+	if err := t.lockChainMu(off, write, wait); err != nil {
+		t.mu.Unlock()
+		return err
+	}
+	return nil
 }
 
+// unlockChainDropMu releases a chain lock taken by lockChainHoldMu and
+// t.mu.
+func (t *DB) unlockChainDropMu(off uint32, write, inAll bool) {
+	if inAll {
+		t.mu.Unlock()
+		t.unlockLocal(off, write)
+		return
+	}
+	t.unlockChainMu(off, write)
+	t.mu.Unlock()
+}
+
+// lockChainFor takes a chain lock as lockChainHoldMu, without keeping t.mu.
+func (t *DB) lockChainFor(off uint32, write, wait, inAll bool) error {
+	if err := t.lockChainHoldMu(off, write, wait, inAll); err != nil {
+		return err
+	}
+	t.mu.Unlock()
+	return nil
+}
+
+// unlockChainFor releases a chain lock taken by lockChainFor. t.mu is not
+// held.
 func (t *DB) unlockChainFor(off uint32, write, inAll bool) {
 	if inAll {
 		t.unlockLocal(off, write)
-	} else {
-		t.unlockByte(off, write, true)
+		return
 	}
+	t.mu.Lock()
+	t.unlockChainMu(off, write)
+	t.mu.Unlock()
 }
 
 // chainWalk bounds a walk along a chain: it fails after more steps than
@@ -388,10 +417,10 @@ func (t *DB) doDelete(ptr uint32, r record) error {
 // recordInUse reports whether a traversal (ours or another process's)
 // holds the record lock at ptr.
 func (t *DB) recordInUse(ptr uint32) bool {
-	if t.travPos[ptr] > 0 {
+	if e := t.travEnt(ptr); e != nil && e.pos > 0 {
 		return true
 	}
-	if t.allHeld || t.flags&NoLock != 0 {
+	if t.allHeld.Load() || t.flags&NoLock != 0 {
 		return false
 	}
 	if err := t.ofd(wrlck, ptr, 1, false); err != nil {
@@ -405,7 +434,7 @@ func (t *DB) incSeqnum() {
 	if t.flags&Seqnum == 0 {
 		return
 	}
-	if t.tx == nil && !t.allHeld {
+	if t.tx == nil && !t.allHeld.Load() {
 		if t.ofd(wrlck, offSeqnum, 1, true) != nil {
 			return
 		}
@@ -455,13 +484,13 @@ func (t *DB) chainLock(key []byte, write, wait bool) (*Chain, error) {
 	}
 	for {
 		t.mu.Lock()
-		inAll := t.allHeld
+		inAll := t.allHeld.Load()
 		t.mu.Unlock()
 		if err := t.lockChainFor(chainLockOff(t.bucket(h)), write, wait, inAll); err != nil {
 			return nil, err
 		}
 		t.mu.Lock()
-		same := t.allHeld == inAll
+		same := t.allHeld.Load() == inAll
 		var err error
 		if same && !inAll && t.tx == nil && t.needsRecovery() {
 			err = errRetry
@@ -504,7 +533,7 @@ func (c *Chain) run(key []byte, write bool, fn func(h uint32) error) error {
 	}
 	c.t.mu.Lock()
 	defer c.t.mu.Unlock()
-	if c.t.closed {
+	if c.t.closed.Load() {
 		return fmt.Errorf("tdbcore: %s: %w", c.t.path, ErrClosed)
 	}
 	return fn(h)
@@ -550,7 +579,7 @@ func (t *DB) lockAllAPI(write, wait bool) error {
 		return fmt.Errorf("tdbcore: %s: %w", t.path, ErrReadOnly)
 	}
 	t.mu.Lock()
-	if t.allHeld {
+	if t.allHeld.Load() {
 		defer t.mu.Unlock()
 		if t.allWrite != write || t.tx != nil {
 			return fmt.Errorf("tdbcore: %s: all-record lock of another kind held: %w", t.path, ErrLockState)
@@ -581,7 +610,8 @@ func (t *DB) lockAllAPI(write, wait bool) error {
 		}
 		return t.lockAllAPI(write, wait)
 	}
-	t.allHeld, t.allWrite, t.allCount = true, write, 1
+	t.allHeld.Store(true)
+	t.allWrite, t.allCount = write, 1
 	t.mu.Unlock()
 	return nil
 }
@@ -589,7 +619,7 @@ func (t *DB) lockAllAPI(write, wait bool) error {
 // UnlockAll releases LockAll or LockAllRead.
 func (t *DB) UnlockAll() error {
 	t.mu.Lock()
-	if !t.allHeld || t.tx != nil {
+	if !t.allHeld.Load() || t.tx != nil {
 		t.mu.Unlock()
 		return fmt.Errorf("tdbcore: %s: all-record lock not held: %w", t.path, ErrLockState)
 	}
@@ -598,7 +628,7 @@ func (t *DB) UnlockAll() error {
 		t.mu.Unlock()
 		return nil
 	}
-	t.allHeld = false
+	t.allHeld.Store(false)
 	t.mu.Unlock()
 	t.unlockAll()
 	return nil

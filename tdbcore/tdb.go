@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -90,19 +91,24 @@ type DB struct {
 
 	locks lockTable
 
+	// allHeld (the all-record lock is held by this handle) and closed are
+	// written under mu; they are atomic so that operations can look at
+	// them before taking mu (and check again under it).
+	allHeld atomic.Bool
+	closed  atomic.Bool
+
 	mu            sync.Mutex // serializes operation bodies; guards the fields below
+	chains        chainTable // in-process chain locks and all-record lock
 	m             []byte     // shared mapping of the first fileSize bytes (nil: pread)
 	fileSize      uint32     // size of the file as last seen
 	mapSize       uint32     // logical size (bigger than fileSize inside a transaction)
 	tx            *transaction
-	allHeld       bool // all-record lock held by this handle
 	allWrite      bool
 	allCount      int
 	traverseWrite int
 	traversals    int
-	flCount       int            // nesting of the free-list lock
-	travPos       map[uint32]int // offsets where traversals of this handle stand
-	closed        bool
+	flCount       int       // nesting of the free-list lock
+	travPos       []travEnt // offsets where traversals of this handle stand
 }
 
 // Path returns the file name the database was opened with.
@@ -163,7 +169,7 @@ func Open(path string, opts *Options) (*DB, error) {
 	t.f = f
 	t.fd = int(f.Fd())
 	t.locks.init()
-	t.travPos = make(map[uint32]int)
+	t.chains.cond.L = &t.mu
 	if err := t.open(&o); err != nil {
 		t.unmap()
 		f.Close()
@@ -173,13 +179,13 @@ func Open(path string, opts *Options) (*DB, error) {
 }
 
 func (t *DB) open(o *Options) error {
-	if err := t.lockByte(openLockOff, true, true, false); err != nil {
+	if err := t.lockByte(openLockOff, true, true); err != nil {
 		return err
 	}
-	defer t.unlockByte(openLockOff, true, false)
+	defer t.unlockByte(openLockOff, true)
 	activeLocked := false
 	if t.flags&ClearIfFirst != 0 && !t.readOnly {
-		if t.lockByte(activeLockOff, true, false, false) == nil {
+		if t.lockByte(activeLockOff, true, false) == nil {
 			activeLocked = true
 			if err := t.ofd(unix.F_WRLCK, freelistTop, 0, true); err != nil {
 				return err
@@ -262,10 +268,10 @@ func (t *DB) open(o *Options) error {
 		return err
 	}
 	if activeLocked {
-		t.unlockByte(activeLockOff, true, false)
+		t.unlockByte(activeLockOff, true)
 	}
 	if t.flags&ClearIfFirst != 0 {
-		if err := t.lockByte(activeLockOff, false, true, false); err != nil {
+		if err := t.lockByte(activeLockOff, false, true); err != nil {
 			return err
 		}
 	}
@@ -306,7 +312,7 @@ func (t *DB) newDatabase(hashSize uint32) error {
 // could otherwise be reused under a late lock call.
 func (t *DB) Close() error {
 	t.mu.Lock()
-	if t.closed {
+	if t.closed.Load() {
 		t.mu.Unlock()
 		return nil
 	}
@@ -314,7 +320,7 @@ func (t *DB) Close() error {
 		t.tx.nesting = 0
 		t.cancelLocked()
 	}
-	t.closed = true
+	t.closed.Store(true)
 	t.unmap()
 	t.mu.Unlock()
 	return t.f.Close()

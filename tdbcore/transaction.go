@@ -166,7 +166,7 @@ func (t *DB) transactionStart(wait bool) error {
 		return fmt.Errorf("tdbcore: %s: cannot start a transaction: %w", t.path, ErrReadOnly)
 	}
 	t.mu.Lock()
-	if t.closed {
+	if t.closed.Load() {
 		t.mu.Unlock()
 		return fmt.Errorf("tdbcore: %s: %w", t.path, ErrClosed)
 	}
@@ -178,17 +178,17 @@ func (t *DB) transactionStart(wait bool) error {
 		t.tx.nesting++
 		return nil
 	}
-	if t.allHeld || t.traversals > 0 {
+	if t.allHeld.Load() || t.traversals > 0 {
 		t.mu.Unlock()
 		return fmt.Errorf("tdbcore: %s: cannot start a transaction while this handle holds the all-record lock or traverses: %w", t.path, ErrLockState)
 	}
 	t.mu.Unlock()
-	if err := t.lockByte(transactionLockOff, true, wait, false); err != nil {
+	if err := t.lockByte(transactionLockOff, true, wait); err != nil {
 		return err
 	}
 	for {
 		if err := t.lockAll(false, true); err != nil {
-			t.unlockByte(transactionLockOff, true, false)
+			t.unlockByte(transactionLockOff, true)
 			return err
 		}
 		t.mu.Lock()
@@ -201,14 +201,15 @@ func (t *DB) transactionStart(wait bool) error {
 		err := t.lockAndRecover()
 		t.mu.Unlock()
 		if err != nil {
-			t.unlockByte(transactionLockOff, true, false)
+			t.unlockByte(transactionLockOff, true)
 			return err
 		}
 	}
 	defer t.mu.Unlock()
 	_ = t.rawOob(t.fileSize, 1) // learn the current size
 	t.mapSize = t.fileSize
-	t.allHeld, t.allWrite, t.allCount = true, true, 1
+	t.allHeld.Store(true)
+	t.allWrite, t.allCount = true, 1
 	t.tx = &transaction{blockSize: pageSize, oldMapSize: t.mapSize}
 	return nil
 }
@@ -233,13 +234,14 @@ func (t *DB) cancelLocked() error {
 	t.tx = nil
 	_ = t.rawOob(t.fileSize, 1)
 	t.mapSize = t.fileSize
-	t.allHeld, t.allCount = false, 0
+	t.allHeld.Store(false)
+	t.allCount = 0
 	t.mu.Unlock()
 	t.unlockAll()
 	if tx.openLocked {
-		t.unlockByte(openLockOff, true, false)
+		t.unlockByte(openLockOff, true)
 	}
-	t.unlockByte(transactionLockOff, true, false)
+	t.unlockByte(transactionLockOff, true)
 	t.mu.Lock()
 	return err
 }
@@ -298,7 +300,7 @@ func (t *DB) prepareLocked() error {
 		return fail(err)
 	}
 	t.mu.Unlock()
-	err := t.lockByte(openLockOff, true, true, false)
+	err := t.lockByte(openLockOff, true, true)
 	t.mu.Lock()
 	if err != nil {
 		return fail(err)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrStopTraverse may be returned by a traverse callback to end the
@@ -37,11 +39,11 @@ func (t *DB) TraverseRead(fn func(key, value []byte) error) (int, error) {
 
 func (t *DB) traverse(fn func(key, value []byte) error, write bool) (int, error) {
 	t.mu.Lock()
-	if t.closed {
+	if t.closed.Load() {
 		t.mu.Unlock()
 		return 0, fmt.Errorf("tdbcore: %s: %w", t.path, ErrClosed)
 	}
-	inAll := t.allHeld
+	inAll := t.allHeld.Load()
 	t.traversals++
 	if write {
 		t.traverseWrite++
@@ -56,10 +58,10 @@ func (t *DB) traverse(fn func(key, value []byte) error, write bool) (int, error)
 		t.mu.Unlock()
 	}()
 	if !inAll {
-		if err := t.lockByte(transactionLockOff, write, true, false); err != nil {
+		if err := t.lockByte(transactionLockOff, write, true); err != nil {
 			return 0, err
 		}
-		defer t.unlockByte(transactionLockOff, write, false)
+		defer t.unlockByte(transactionLockOff, write)
 		t.mu.Lock()
 		var err error
 		if t.needsRecovery() {
@@ -93,33 +95,67 @@ func (t *DB) traverse(fn func(key, value []byte) error, write bool) (int, error)
 	}
 }
 
+// travEnt is what this handle's traversals hold at a record offset.
+type travEnt struct {
+	off    uint32
+	pos    int32 // traversals standing on the record
+	locked int32 // holds of the kernel record lock (taken by the first)
+}
+
+// travEnt returns the entry for off in t.travPos, or nil. Each traversal
+// stands on at most one record, so the list is short. t.mu is held.
+func (t *DB) travEnt(off uint32) *travEnt {
+	for i := range t.travPos {
+		if t.travPos[i].off == off {
+			return &t.travPos[i]
+		}
+	}
+	return nil
+}
+
 // lockRecord marks off as a traversal position (so that deletes leave the
 // record dead instead of freeing it) and takes its record lock, which
-// tells other processes the same. t.mu is held.
+// tells other processes the same. t.mu is held (also while waiting for
+// the kernel lock), so the record locks need no table of their own.
 func (t *DB) lockRecord(off uint32) error {
 	if off == 0 {
 		return nil
 	}
-	if t.allHeld {
-		t.travPos[off]++
-		return nil
+	e := t.travEnt(off)
+	if !t.allHeld.Load() && (e == nil || e.locked == 0) {
+		if err := t.ofd(unix.F_RDLCK, off, 1, true); err != nil {
+			return err
+		}
 	}
-	if err := t.lockByte(off, false, true, false); err != nil {
-		return err
+	if e == nil {
+		t.travPos = append(t.travPos, travEnt{off: off})
+		e = &t.travPos[len(t.travPos)-1]
 	}
-	t.travPos[off]++
+	if !t.allHeld.Load() {
+		e.locked++
+	}
+	e.pos++
 	return nil
 }
 
 func (t *DB) unlockRecord(off uint32) {
-	if off == 0 || t.travPos[off] == 0 {
+	if off == 0 {
 		return
 	}
-	if t.travPos[off]--; t.travPos[off] == 0 {
-		delete(t.travPos, off)
+	e := t.travEnt(off)
+	if e == nil || e.pos == 0 {
+		return
 	}
-	if !t.allHeld {
-		t.unlockByte(off, false, false)
+	e.pos--
+	if !t.allHeld.Load() && e.locked > 0 {
+		if e.locked--; e.locked == 0 {
+			_ = t.ofd(unix.F_UNLCK, off, 1, false)
+		}
+	}
+	if e.pos == 0 && e.locked == 0 {
+		last := len(t.travPos) - 1
+		*e = t.travPos[last]
+		t.travPos = t.travPos[:last]
 	}
 }
 
@@ -128,30 +164,27 @@ func (t *DB) unlockRecord(off uint32) {
 func (t *DB) nextLock(tl *travLock) (key, val []byte, ok bool, err error) {
 	wantNext := tl.off != 0
 	for ; tl.hash < t.hashSize; tl.hash++ {
+		t.mu.Lock()
 		if tl.off == 0 && tl.hash != 0 {
-			t.mu.Lock()
-			for tl.hash < t.hashSize {
-				v, err := t.readOff(hashTop(tl.hash))
-				if err != nil || v != 0 {
-					break
-				}
-				tl.hash++
-			}
-			t.mu.Unlock()
-			if tl.hash == t.hashSize {
+			if tl.hash = t.nextChain(tl.hash); tl.hash == t.hashSize {
+				t.mu.Unlock()
 				break
 			}
 		}
-		t.mu.Lock()
-		inAll := t.allHeld
-		t.mu.Unlock()
+		inAll := t.allHeld.Load()
 		lockOff := chainLockOff(tl.hash)
-		if err := t.lockChainFor(lockOff, tl.write, true, inAll); err != nil {
+		if inAll {
+			t.mu.Unlock()
+			if err := t.lockLocal(lockOff, tl.write, true); err != nil {
+				return nil, nil, false, err
+			}
+			t.mu.Lock()
+		} else if err := t.lockChainMu(lockOff, tl.write, true); err != nil {
+			t.mu.Unlock()
 			return nil, nil, false, err
 		}
-		t.mu.Lock()
 		key, val, ok, err = t.walkChain(tl, wantNext)
-		t.unlockAfter(lockOff, tl.write, inAll)
+		t.unlockChainDropMu(lockOff, tl.write, inAll)
 		if err != nil || ok {
 			if err != nil {
 				tl.off = 0
@@ -161,6 +194,19 @@ func (t *DB) nextLock(tl *travLock) (key, val []byte, ok bool, err error) {
 		wantNext = false
 	}
 	return nil, nil, false, nil
+}
+
+// nextChain returns the first chain from h on that is not empty (or whose
+// head cannot be read), or the hash size. t.mu is held.
+func (t *DB) nextChain(h uint32) uint32 {
+	for h < t.hashSize {
+		v, err := t.readOff(hashTop(h))
+		if err != nil || v != 0 {
+			break
+		}
+		h++
+	}
+	return h
 }
 
 func (t *DB) walkChain(tl *travLock, wantNext bool) (key, val []byte, ok bool, err error) {
