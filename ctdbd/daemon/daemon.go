@@ -59,6 +59,13 @@ type nodeState struct {
 	flags     uint32
 	connected bool
 	lastHeard time.Time
+	// silentSince is when the node was declared dead for silence (no keepalives)
+	// rather than for a closed connection: it may still be alive and serving its
+	// public addresses until it notices it is cut off (see startTakeoverRun).
+	silentSince time.Time
+	// pushed holds flags the node pushed before this node saw its connection come up
+	// (packets can overtake the connection event); applied at PeerUp.
+	pushed *uint32
 }
 
 // Daemon is one running node. Create it with New, run it with Run.
@@ -360,6 +367,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.wg.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	d.releaseOnShutdown(sctx)
 	if err := d.event(sctx, "shutdown"); err != nil {
 		d.log.Warn("shutdown event failed", "err", err)
 	}
@@ -435,7 +443,13 @@ func (d *Daemon) apply(actions []cluster.Action) {
 			if d.held != nil {
 				h := d.held
 				d.held = nil
-				go h.Release()
+				if d.isolated() {
+					// Handing the lock over from a cut-off node: whoever takes it will
+					// take our public addresses too, so let go of them first.
+					go func() { d.releaseAll("handing the cluster lock over"); h.Release() }()
+				} else {
+					go h.Release()
+				}
 			}
 		case cluster.BroadcastLeader:
 			d.broadcastLeader(a.Leader)

@@ -55,7 +55,12 @@ func (d *Daemon) peerUp(pnn uint32) {
 	}
 	n.connected = true
 	n.lastHeard = time.Now()
+	n.silentSince = time.Time{}
 	n.flags &^= protocol.NodeFlagsDisconnected
+	if n.pushed != nil {
+		n.flags = *n.pushed &^ protocol.NodeFlagsDisconnected
+		n.pushed = nil
+	}
 	d.log.Info("node connected", "pnn", pnn)
 	// Tell the newcomer our flags; it tells us its own.
 	d.pushFlags(pnn)
@@ -69,6 +74,7 @@ func (d *Daemon) peerDown(pnn uint32) {
 		return
 	}
 	n.connected = false
+	n.pushed = nil
 	// CTDB marks a dead node disconnected and unhealthy, keeping its other flags.
 	n.flags |= protocol.NodeFlagsDisconnected | protocol.NodeFlagsUnhealthy
 	d.log.Warn("node disconnected", "pnn", pnn)
@@ -90,6 +96,7 @@ func (d *Daemon) keepalives(now time.Time) {
 				r.Reset(n.pnn)
 			}
 			d.peerDown(n.pnn)
+			n.silentSince = now
 			continue
 		}
 	}
@@ -189,6 +196,9 @@ func (d *Daemon) deliverMessage(from uint32, m *protocol.ReqMessage) {
 					d.needTakeover = true // e.g. a node became unhealthy: move its addresses
 				}
 				n.flags = c.NewFlags &^ protocol.NodeFlagsDisconnected
+			} else if n != nil && from == c.PNN {
+				f := c.NewFlags
+				n.pushed = &f
 			}
 		}
 	}

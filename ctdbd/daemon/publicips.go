@@ -258,12 +258,41 @@ func (d *Daemon) watchLeaderless(now time.Time) {
 	}
 	if d.leaderlessSince.IsZero() {
 		d.leaderlessSince = now
+	}
+	if d.releasedLeaderless {
 		return
 	}
-	if !d.releasedLeaderless && now.Sub(d.leaderlessSince) >= leaderlessRelease {
+	switch {
+	case d.isolated():
+		// Cut off from every other node: the others are taking our addresses over.
+		d.releasedLeaderless = true
+		go d.releaseAll("cut off from every other node")
+	case now.Sub(d.leaderlessSince) >= leaderlessRelease:
 		d.releasedLeaderless = true
 		go d.releaseAll(fmt.Sprintf("no leader for %v", leaderlessRelease))
 	}
+}
+
+// isolated reports whether this node, in a cluster of more than one live node, is
+// connected to none of the others. Runs on the loop.
+func (d *Daemon) isolated() bool {
+	if liveNodes(d.nodes) < 2 {
+		return false
+	}
+	for _, n := range d.nodes {
+		if n.pnn != d.self && n.connected {
+			return false
+		}
+	}
+	return true
+}
+
+// silentGrace is how long the leader leaves the public addresses of a node that went
+// silent (as opposed to one whose connections closed) before moving them: long enough
+// for that node, if it is alive but cut off, to notice it and release them, so that no
+// address is ever served by two nodes. Runs on the loop.
+func (d *Daemon) silentGrace() time.Duration {
+	return 2 * time.Duration(max(d.tunables.KeepaliveInterval, 1)) * time.Second
 }
 
 // leaderlessRelease is how long a node keeps its public addresses without a leader.
@@ -413,6 +442,11 @@ func (d *Daemon) startTakeoverRun() {
 	if !d.needTakeover || d.takeoverBusy || d.recovery != nil {
 		return
 	}
+	for _, n := range d.nodes {
+		if !n.connected && !n.silentSince.IsZero() && time.Since(n.silentSince) < d.silentGrace() {
+			return // wait until a cut-off node has surely let go of its addresses
+		}
+	}
 	d.needTakeover = false
 	d.takeoverBusy = true
 	var nodes []uint32
@@ -443,4 +477,27 @@ func (d *Daemon) startTakeoverRun() {
 			d.log.Info("takeover run finished", "pnn", d.self)
 		})
 	}()
+}
+
+// releaseOnShutdown gives up every public address this node holds, with releaseip
+// events, as CTDB does before its shutdown event. It runs after the loop has stopped,
+// so it reads the pool directly; ipMu keeps it from overlapping a late takeover.
+func (d *Daemon) releaseOnShutdown(ctx context.Context) {
+	if !d.failoverEnabled() {
+		return
+	}
+	d.ipMu.Lock()
+	defer d.ipMu.Unlock()
+	for addr, ip := range d.pubips {
+		if ip.holder != d.self || ip.iface == "" {
+			continue
+		}
+		if err := d.event(ctx, "releaseip", ip.iface, addr.String(), strconv.Itoa(ip.prefix.Bits())); err != nil {
+			d.log.Warn("releaseip event failed at shutdown", "address", addr.String(), "err", err)
+		}
+		if err := d.opts.NetIf.DelAddress(ip.iface, ip.prefix); err != nil {
+			d.log.Warn("cannot remove public address at shutdown", "address", addr.String(), "err", err)
+		}
+		ip.holder, ip.iface = protocol.UnknownPNN, ""
+	}
 }

@@ -74,18 +74,22 @@ type Options struct {
 	Tunables []string
 	// LogLevel of every node's log (Log(i)); default NOTICE.
 	LogLevel string
+	// PublicAddresses ("ADDR/BITS") for every node, hosted on eth0 (Ours only). A
+	// client namespace on the same bridge can reach them (Client).
+	PublicAddresses []string
 }
 
 // Cluster is a set of nodes in network namespaces. Its methods are meant for the test's
 // goroutine; a failure to set up or control a node fails the test (tb.Fatal), while
 // queries (View, Leader, Ctdb) return errors, because a node may be down on purpose.
 type Cluster struct {
-	tb    testing.TB
-	kind  Kind
-	opts  Options
-	sw    string
-	dir   string
-	nodes []*node
+	tb     testing.TB
+	kind   Kind
+	opts   Options
+	sw     string
+	dir    string
+	nodes  []*node
+	client string // client namespace, if created
 }
 
 type node struct {
@@ -244,6 +248,13 @@ func (c *Cluster) configureOurs(nd *node, nodes, shared string) {
 		lines = append(lines, "CTDB_SET_"+t)
 	}
 	c.write(filepath.Join(nd.dir, "sysconfig"), strings.Join(lines, "\n")+"\n")
+	if len(c.opts.PublicAddresses) > 0 {
+		var pa strings.Builder
+		for _, a := range c.opts.PublicAddresses {
+			fmt.Fprintf(&pa, "%s eth0\n", a)
+		}
+		c.write(filepath.Join(etc, "public_addresses"), pa.String())
+	}
 }
 
 // configureReal: DIR/etc is bind-mounted on /etc/ctdb, DIR/run on /run/ctdb, DIR/var on
@@ -364,6 +375,42 @@ func (c *Cluster) Socket(i int) string { return filepath.Join(c.nodes[i].dir, "r
 
 // Log is node i's log file.
 func (c *Cluster) Log(i int) string { return filepath.Join(c.nodes[i].dir, "log") }
+
+// KillDaemon kills only node i's ctdbd with SIGKILL (a daemon crash, not a node crash):
+// its helpers see their parent die and act on it (the lock helper releases the lock,
+// the address janitor removes the public addresses). They are reaped here.
+func (c *Cluster) KillDaemon(i int) {
+	nd := c.nodes[i]
+	if nd.cmd == nil {
+		return
+	}
+	children := descendants(nd.cmd.Process.Pid, readPPIDs())
+	nd.cmd.Process.Signal(syscall.SIGKILL)
+	for _, p := range c.finish(i, children) {
+		syscall.Kill(p, syscall.SIGKILL)
+		reap([]int{p}, 5*time.Second)
+	}
+}
+
+// NS is node i's network namespace.
+func (c *Cluster) NS(i int) string { return c.nodes[i].ns }
+
+// Client creates (once) a client namespace on the cluster's bridge with address addr
+// ("A.B.C.D/BITS") and returns its name.
+func (c *Cluster) Client(addr string) string {
+	c.tb.Helper()
+	name := c.sw + "-cl"
+	if c.client == "" {
+		c.run("ip", "netns", "add", name)
+		c.client = name
+		c.run("ip", "-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", "pcl", "netns", c.sw)
+		c.run("ip", "-n", c.sw, "link", "set", "pcl", "master", "br0", "up")
+		c.run("ip", "-n", name, "addr", "add", addr, "dev", "eth0")
+		c.run("ip", "-n", name, "link", "set", "eth0", "up")
+		c.run("ip", "-n", name, "link", "set", "lo", "up")
+	}
+	return name
+}
 
 // Kill9 crashes node i: its ctdbd and all processes below it are frozen (SIGSTOP) and
 // killed with SIGKILL, and reaped. A node that is not running is left alone.
@@ -546,6 +593,9 @@ func (c *Cluster) cleanup() {
 	}
 	for _, nd := range c.nodes {
 		exec.Command("ip", "netns", "del", nd.ns).Run()
+	}
+	if c.client != "" {
+		exec.Command("ip", "netns", "del", c.client).Run()
 	}
 	exec.Command("ip", "netns", "del", c.sw).Run()
 }

@@ -27,7 +27,26 @@ import (
 	"github.com/ctdb-go/ctdb/sysconfig"
 )
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() {
+	if os.Getenv(netif.JanitorEnv) == "1" {
+		os.Exit(janitor())
+	}
+	os.Exit(run(os.Args[1:]))
+}
+
+// janitor runs as the daemon's address janitor (see netif.JanitorMain). It ignores the
+// signals that stop the daemon, so that it outlives it and cleans up after a crash.
+func janitor() int {
+	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	nif, err := netif.NewLinux(netif.LinuxConfig{})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ctdbd address janitor: %v\n", err)
+		io.Copy(io.Discard, os.Stdin)
+		return 1
+	}
+	defer nif.Close()
+	return netif.JanitorMain(os.Stdin, nif, os.Stderr)
+}
 
 func run(args []string) int {
 	fs := flag.NewFlagSet("ctdbd", flag.ContinueOnError)
@@ -94,7 +113,13 @@ func run(args []string) int {
 			return 1
 		}
 		defer nif.Close()
-		opts.NetIf = nif
+		j, err := netif.StartJanitor()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ctdbd: %v\n", err)
+			return 1
+		}
+		defer j.Close() // after Run released every address: a goodbye, nothing to clean
+		opts.NetIf = netif.Guarded{NetIf: nif, J: j}
 	}
 	d, err := daemon.New(cfg, opts)
 	if err != nil {
