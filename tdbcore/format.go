@@ -58,8 +58,20 @@ type record struct {
 }
 
 func decodeRecord(b []byte) record {
+	var r record
+	r.decode(b)
+	return r
+}
+
+// decode sets r from the 24 bytes of b. Hot paths decode into a record
+// in place rather than returning one: returning the struct makes the
+// compiler copy it with wide moves right after narrow stores, which
+// stalls store forwarding.
+func (r *record) decode(b []byte) {
 	le := binary.LittleEndian
-	return record{le.Uint32(b), le.Uint32(b[4:]), le.Uint32(b[8:]), le.Uint32(b[12:]), le.Uint32(b[16:]), le.Uint32(b[20:])}
+	_ = b[recHdrSize-1]
+	r.next, r.recLen, r.keyLen = le.Uint32(b), le.Uint32(b[4:]), le.Uint32(b[8:])
+	r.dataLen, r.fullHash, r.magic = le.Uint32(b[12:]), le.Uint32(b[16:]), le.Uint32(b[20:])
 }
 
 func (r *record) encode(b []byte) {

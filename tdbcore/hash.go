@@ -9,8 +9,12 @@ import (
 // files created without the incompatible-hash flag.
 func OldHash(key []byte) uint32 {
 	value := uint32(0x238F13AF) * uint32(len(key))
-	for i, b := range key {
-		value += uint32(b) << (uint(i*5) % 24)
+	shift := uint(0) // i*5 % 24
+	for _, b := range key {
+		value += uint32(b) << shift
+		if shift += 5; shift >= 24 {
+			shift -= 24
+		}
 	}
 	return 1103515243*value + 12345
 }

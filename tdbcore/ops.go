@@ -142,34 +142,34 @@ func (w *chainWalk) step(from, next uint32) error {
 	return nil
 }
 
-// find returns the offset and header of the live record for key, or 0.
-func (t *DB) find(key []byte, hash uint32) (uint32, record, error) {
+// find returns the offset of the live record for key, or 0, and reads its
+// header into r.
+func (t *DB) find(key []byte, hash uint32, r *record) (uint32, error) {
 	top := hashTop(t.bucket(hash))
 	ptr, err := t.readOff(top)
 	if err != nil {
-		return 0, record{}, err
+		return 0, err
 	}
 	w := t.newWalk(ptr)
 	for ptr != 0 {
-		r, err := t.readRec(ptr)
-		if err != nil {
-			return 0, r, err
+		if err := t.loadRec(ptr, r); err != nil {
+			return 0, err
 		}
 		if !r.dead() && r.fullHash == hash && r.keyLen == uint32(len(key)) {
 			k, err := t.read(ptr+recHdrSize, r.keyLen)
 			if err != nil {
-				return 0, r, err
+				return 0, err
 			}
 			if bytes.Equal(k, key) {
-				return ptr, r, nil
+				return ptr, nil
 			}
 		}
 		if err := w.step(ptr, r.next); err != nil {
-			return 0, r, err
+			return 0, err
 		}
 		ptr = r.next
 	}
-	return 0, record{}, nil
+	return 0, nil
 }
 
 // Fetch returns a copy of the value stored under key, or ErrNotFound.
@@ -185,7 +185,8 @@ func (t *DB) Fetch(key []byte) ([]byte, error) {
 }
 
 func (t *DB) fetchLocked(key []byte, h uint32) ([]byte, error) {
-	ptr, r, err := t.find(key, h)
+	var r record
+	ptr, err := t.find(key, h, &r)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +197,17 @@ func (t *DB) fetchLocked(key []byte, h uint32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return bytes.Clone(d), nil
+	return clone(d), nil
+}
+
+// clone is bytes.Clone without its append (cheaper for small values).
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	c := make([]byte, len(b))
+	copy(c, b)
+	return c
 }
 
 // Parse calls fn with the value under key without copying it. fn runs
@@ -205,7 +216,8 @@ func (t *DB) fetchLocked(key []byte, h uint32) ([]byte, error) {
 func (t *DB) Parse(key []byte, fn func(value []byte) error) error {
 	h := t.hashFn(key)
 	return t.withChain(h, false, true, func() error {
-		ptr, r, err := t.find(key, h)
+		var r record
+		ptr, err := t.find(key, h, &r)
 		if err != nil {
 			return err
 		}
@@ -228,7 +240,8 @@ func (t *DB) Exists(key []byte) (bool, error) {
 	var ok bool
 	h := t.hashFn(key)
 	err := t.withChain(h, false, true, func() error {
-		ptr, _, err := t.find(key, h)
+		var r record
+		ptr, err := t.find(key, h, &r)
 		ok = ptr != 0
 		return err
 	})
@@ -270,7 +283,8 @@ func (t *DB) storeLocked(key, value []byte, flag StoreFlag, h uint32) error {
 		return fmt.Errorf("tdbcore: %s: record of %d bytes too large", t.path, len(key)+len(value))
 	}
 	if flag == Insert {
-		ptr, _, err := t.find(key, h)
+		var r record
+		ptr, err := t.find(key, h, &r)
 		if err != nil {
 			return err
 		}
@@ -323,7 +337,8 @@ func (t *DB) storeLocked(key, value []byte, flag StoreFlag, h uint32) error {
 
 // updateInPlace overwrites the value when the record has room.
 func (t *DB) updateInPlace(key, value []byte, h uint32) (done, found bool, err error) {
-	ptr, r, err := t.find(key, h)
+	var r record
+	ptr, err := t.find(key, h, &r)
 	if err != nil || ptr == 0 {
 		return false, false, err
 	}
@@ -353,7 +368,8 @@ func (t *DB) updateInPlace(key, value []byte, h uint32) (done, found bool, err e
 }
 
 func (t *DB) deleteLocked(key []byte, h uint32) error {
-	ptr, r, err := t.find(key, h)
+	var r record
+	ptr, err := t.find(key, h, &r)
 	if err != nil {
 		return err
 	}

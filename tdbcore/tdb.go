@@ -457,6 +457,10 @@ func (t *DB) oob(off, n uint32) error {
 }
 
 func (t *DB) read(off, n uint32) ([]byte, error) {
+	if t.tx == nil && uint64(off)+uint64(n) <= uint64(len(t.m)) {
+		// Fast path of rawRead: inside the mapping (len(t.m) == t.fileSize).
+		return t.m[off : off+n : off+n], nil
+	}
 	if t.tx != nil {
 		return t.tx.read(t, off, n)
 	}
@@ -488,31 +492,50 @@ func (t *DB) writeOff(off, v uint32) error {
 }
 
 func (t *DB) readRecRaw(off uint32) (record, error) {
+	var r record
+	err := t.loadRecRaw(off, &r)
+	return r, err
+}
+
+// loadRecRaw reads the record header at off into r.
+func (t *DB) loadRecRaw(off uint32, r *record) error {
+	if t.tx == nil && uint64(off)+recHdrSize <= uint64(len(t.m)) {
+		r.decode(t.m[off : off+recHdrSize])
+		return nil
+	}
 	b, err := t.read(off, recHdrSize)
 	if err != nil {
-		return record{}, err
+		*r = record{}
+		return err
 	}
-	return decodeRecord(b), nil
+	r.decode(b)
+	return nil
 }
 
 // readRec reads a chain record header and checks its magic and next pointer.
 func (t *DB) readRec(off uint32) (record, error) {
-	r, err := t.readRecRaw(off)
-	if err != nil {
-		return r, err
+	var r record
+	err := t.loadRec(off, &r)
+	return r, err
+}
+
+// loadRec is readRec into r.
+func (t *DB) loadRec(off uint32, r *record) error {
+	if err := t.loadRecRaw(off, r); err != nil {
+		return err
 	}
 	if r.badMagic() {
-		return r, t.corrupt(off, "bad record magic %#x", r.magic)
+		return t.corrupt(off, "bad record magic %#x", r.magic)
 	}
 	if r.next != 0 {
 		if r.next < dataStart(t.hashSize) {
-			return r, t.corrupt(off, "record next pointer %d points into the header", r.next)
+			return t.corrupt(off, "record next pointer %d points into the header", r.next)
 		}
 		if err := t.oob(r.next, recHdrSize); err != nil {
-			return r, t.corrupt(off, "record next pointer %d beyond end of file", r.next)
+			return t.corrupt(off, "record next pointer %d beyond end of file", r.next)
 		}
 	}
-	return r, nil
+	return nil
 }
 
 func (t *DB) writeRec(off uint32, r *record) error {
@@ -524,6 +547,9 @@ func (t *DB) writeRec(off uint32, r *record) error {
 // ---- recovery -------------------------------------------------------------
 
 func (t *DB) needsRecovery() bool {
+	if len(t.m) >= headerSize && binary.LittleEndian.Uint32(t.m[offRecoveryStart:]) == 0 {
+		return false // the common case, straight from the mapping
+	}
 	head, err := t.rawReadOff(offRecoveryStart)
 	if err != nil {
 		return true

@@ -1,7 +1,7 @@
 package tdbcore
 
 import (
-	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -199,6 +199,18 @@ func (t *DB) nextLock(tl *travLock) (key, val []byte, ok bool, err error) {
 // nextChain returns the first chain from h on that is not empty (or whose
 // head cannot be read), or the hash size. t.mu is held.
 func (t *DB) nextChain(h uint32) uint32 {
+	if t.tx == nil && uint64(len(t.m)) >= uint64(dataStart(t.hashSize)) {
+		// The common case, straight from the mapping.
+		tab := t.m[hashTop(h):dataStart(t.hashSize)]
+		for len(tab) >= 8 && binary.LittleEndian.Uint64(tab) == 0 {
+			tab = tab[8:]
+			h += 2
+		}
+		if len(tab) >= 4 && binary.LittleEndian.Uint32(tab) == 0 {
+			h++
+		}
+		return h
+	}
 	for h < t.hashSize {
 		v, err := t.readOff(hashTop(h))
 		if err != nil || v != 0 {
@@ -218,9 +230,9 @@ func (t *DB) walkChain(tl *travLock, wantNext bool) (key, val []byte, ok bool, e
 	} else {
 		t.unlockRecord(tl.off)
 	}
+	var r record
 	if wantNext {
-		r, err := t.readRec(tl.off)
-		if err != nil {
+		if err := t.loadRec(tl.off, &r); err != nil {
 			return nil, nil, false, err
 		}
 		if err := tl.walk.step(tl.off, r.next); err != nil {
@@ -229,8 +241,7 @@ func (t *DB) walkChain(tl *travLock, wantNext bool) (key, val []byte, ok bool, e
 		tl.off = r.next
 	}
 	for tl.off != 0 {
-		r, err := t.readRec(tl.off)
-		if err != nil {
+		if err := t.loadRec(tl.off, &r); err != nil {
 			return nil, nil, false, err
 		}
 		if tl.off == r.next {
@@ -244,7 +255,7 @@ func (t *DB) walkChain(tl *travLock, wantNext bool) (key, val []byte, ok bool, e
 			if err != nil {
 				return nil, nil, false, err
 			}
-			kv = bytes.Clone(kv)
+			kv = clone(kv)
 			if err := t.lockRecord(tl.off); err != nil {
 				return nil, nil, false, err
 			}
