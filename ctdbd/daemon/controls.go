@@ -375,7 +375,17 @@ func (d *Daemon) localControl(hdr protocol.Header, req *protocol.ReqControl) *pr
 		}
 		return &protocol.ReplyControl{}
 	case protocol.ControlGetIfaces:
-		return ok(&protocol.IfaceList{})
+		return d.getIfaces()
+	case protocol.ControlGetPublicIPInfo:
+		if perr != nil {
+			return failed(perr.Error())
+		}
+		return d.getPublicIPInfo(payload.(*protocol.SockAddr))
+	case protocol.ControlSetIfaceLinkState:
+		if perr != nil {
+			return failed(perr.Error())
+		}
+		return d.setIfaceLink(payload.(*protocol.Iface))
 	case protocol.ControlTCPAdd, protocol.ControlTCPAddDelayedUpdate, protocol.ControlTCPRemove,
 		protocol.ControlGetTCPTickleList, protocol.ControlSetTCPTickleList:
 		if perr != nil {
@@ -470,8 +480,8 @@ func (d *Daemon) requestRecovery() {
 
 // recoveryDaemonMessage answers the messages that CTDB's recovery daemon
 // serves and the ctdb tool waits on: a takeover run (answered by the leader
-// with its PNN once the run is done: there are no public addresses to move
-// yet, so at once), and requests to hold off recoveries or takeover runs
+// with its PNN once a run started after the request is done, see
+// takeoverRunRequested), and requests to hold off recoveries or takeover runs
 // (answered by every node with its PNN). Runs on the loop.
 func (d *Daemon) recoveryDaemonMessage(m *protocol.ReqMessage) {
 	var to uint32
@@ -482,7 +492,8 @@ func (d *Daemon) recoveryDaemonMessage(m *protocol.ReqMessage) {
 		if protocol.UnmarshalPayload(m.Data, &r) != nil || !d.election.Acting() {
 			return
 		}
-		to, srvid = r.PNN, r.SrvID
+		d.takeoverRunRequested(r)
+		return
 	case protocol.SrvIDDisableRecoveries, protocol.SrvIDDisableTakeoverRuns:
 		var r protocol.DisableMessage
 		if protocol.UnmarshalPayload(m.Data, &r) != nil {
@@ -496,6 +507,10 @@ func (d *Daemon) recoveryDaemonMessage(m *protocol.ReqMessage) {
 			} else {
 				d.recoveriesHeldUntil = time.Now().Add(time.Duration(r.Timeout) * time.Second)
 			}
+		} else {
+			// Hold off takeover runs, as `ctdb reloadips` asks while the nodes
+			// re-read their public addresses.
+			d.disableTakeoverRuns(r.Timeout)
 		}
 		to, srvid = r.PNN, r.SrvID
 	default:

@@ -50,6 +50,18 @@ type Options struct {
 	// NetIf changes the host's network for public addresses; nil means this node
 	// hosts none (failover disabled).
 	NetIf netif.NetIf
+	// Databases makes the databases' contents consistent during a recovery (the
+	// databases issue plugs in here); nil means there is nothing to recover.
+	Databases DatabaseRecoverer
+}
+
+// DatabaseRecoverer is the recovery's hook for database contents. RecoverDatabases is
+// called on the leader while every active node is in recovery mode with the new VNN map
+// set, before recovery mode ends: it must leave every database equal on the active
+// nodes (attach missing ones, pull, merge, push) or return an error, which fails the
+// recovery and is retried.
+type DatabaseRecoverer interface {
+	RecoverDatabases(ctx context.Context, active []uint32, generation uint32) error
 }
 
 // nodeState is what a node knows about one node of the cluster (itself included).

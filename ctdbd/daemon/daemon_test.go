@@ -30,6 +30,7 @@ type testCluster struct {
 	noLock    bool          // run without a cluster lock
 	nets      []*netif.Fake // per node, when publicIPs is set
 	publicIPs string        // public_addresses file contents for every node
+	dbHook    DatabaseRecoverer
 }
 
 func nodeConfig(t *testing.T, base string, n, pnn int) *sysconfig.Config {
@@ -81,7 +82,7 @@ func (c *testCluster) start(i int) {
 		os.WriteFile(filepath.Join(dir, "public_addresses"), []byte(c.publicIPs), 0o644)
 		cfg = nodeConfig(c.t, c.base, len(c.nodes), i)
 	}
-	opts := Options{Transport: c.net.Transport(uint32(i)), Lock: c.lock.For(fmt.Sprint(i)), Socket: "-"}
+	opts := Options{Transport: c.net.Transport(uint32(i)), Lock: c.lock.For(fmt.Sprint(i)), Socket: "-", Databases: c.dbHook}
 	if c.publicIPs != "" {
 		f := netif.NewFake("eth1")
 		c.mu.Lock()

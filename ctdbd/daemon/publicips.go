@@ -19,6 +19,8 @@ type pubIP struct {
 	ifaces []string
 	holder uint32 // the node this node believes holds it (UnknownPNN if none)
 	iface  string // where this node put it, while it holds it
+	// deletePending: DEL_PUBLIC_IP is releasing it; no takeover run may place it here.
+	deletePending bool
 }
 
 // initPublicIPs loads the pool from the configuration. Addresses of the pool found on
@@ -61,7 +63,7 @@ func (d *Daemon) publicIPList(onlyAvailable bool) *protocol.PublicIPList {
 		return l
 	}
 	for addr, ip := range d.pubips {
-		if onlyAvailable && !d.anyIfaceUp(ip) {
+		if onlyAvailable && (ip.deletePending || !d.anyIfaceUp(ip)) {
 			continue
 		}
 		l.IPs = append(l.IPs, protocol.PublicIP{PNN: ip.holder, Addr: protocol.SockAddr{Addr: addr}})
@@ -72,7 +74,7 @@ func (d *Daemon) publicIPList(onlyAvailable bool) *protocol.PublicIPList {
 
 func (d *Daemon) anyIfaceUp(ip *pubIP) bool {
 	for _, ifc := range ip.ifaces {
-		if up, err := d.opts.NetIf.LinkUp(ifc); err == nil && up {
+		if d.linkUp(ifc) {
 			return true
 		}
 	}
@@ -86,7 +88,7 @@ func slowControl(op protocol.Opcode) bool {
 	case protocol.ControlTakeoverIP, protocol.ControlReleaseIP, protocol.ControlIPReallocated:
 		return true
 	}
-	return false
+	return ipSlowControl(op)
 }
 
 // runSlowControl answers a slow control. It runs on its own goroutine (never the
@@ -94,6 +96,9 @@ func slowControl(op protocol.Opcode) bool {
 func (d *Daemon) runSlowControl(req *protocol.ReqControl) *protocol.ReplyControl {
 	ctx, cancel := context.WithTimeout(context.Background(), d.eventTimeout())
 	defer cancel()
+	if ipSlowControl(req.Opcode) {
+		return d.runIPControl(ctx, req)
+	}
 	if req.Opcode == protocol.ControlIPReallocated {
 		if err := d.event(ctx, "ipreallocated"); err != nil {
 			return failed(err.Error())
@@ -158,13 +163,7 @@ func (d *Daemon) takeIP(ctx context.Context, addr netip.Addr, pnn uint32) error 
 	if ip.holder == d.self && ip.iface != "" {
 		return nil // already ours
 	}
-	iface := ""
-	for _, ifc := range ip.ifaces {
-		if up, err := d.opts.NetIf.LinkUp(ifc); err == nil && up {
-			iface = ifc
-			break
-		}
-	}
+	iface := d.bestIface(ip.ifaces)
 	if iface == "" {
 		return fmt.Errorf("no interface of %s (%v) is up", addr, ip.ifaces)
 	}
@@ -178,6 +177,25 @@ func (d *Daemon) takeIP(ctx context.Context, addr netip.Addr, pnn uint32) error 
 	d.log.Info("took public address", "address", ip.prefix.String(), "iface", iface)
 	go d.announce(iface, addr)
 	return nil
+}
+
+// bestIface chooses where to put an address, as CTDB does: among its interfaces whose
+// link is up, the one carrying the fewest of this node's addresses (the first on ties);
+// "" when none is up. Runs off the loop.
+func (d *Daemon) bestIface(ifaces []string) string {
+	refs := map[string]uint32{}
+	d.call(func() {
+		for _, n := range ifaces {
+			refs[n] = d.references(n)
+		}
+	})
+	best := ""
+	for _, n := range ifaces {
+		if d.linkUp(n) && (best == "" || refs[n] < refs[best]) {
+			best = n
+		}
+	}
+	return best
 }
 
 // announce tells the network where addr lives now, and tickles its clients, in three
@@ -439,7 +457,7 @@ func (d *Daemon) tunablesSnapshot() protocol.TunableList {
 
 // startTakeoverRun starts a takeover run if one is due and none runs. Runs on the loop.
 func (d *Daemon) startTakeoverRun() {
-	if !d.needTakeover || d.takeoverBusy || d.recovery != nil {
+	if !d.needTakeover || d.takeoverBusy || d.recovery != nil || d.takeoverRunsDisabled() {
 		return
 	}
 	for _, n := range d.nodes {
@@ -449,6 +467,7 @@ func (d *Daemon) startTakeoverRun() {
 	}
 	d.needTakeover = false
 	d.takeoverBusy = true
+	d.takeoverRunStarting()
 	var nodes []uint32
 	for _, n := range d.nodes {
 		if n.flags&protocol.NodeFlagsDeleted == 0 && (n.pnn == d.self || n.connected) {
@@ -469,6 +488,7 @@ func (d *Daemon) startTakeoverRun() {
 		d.do(func() {
 			d.takeoverBusy = false
 			d.takeoverCancel = nil
+			d.takeoverRunDone(err)
 			if err != nil {
 				d.log.Warn("takeover run failed; will retry", "err", err)
 				d.needTakeover = true

@@ -208,6 +208,11 @@ func (d *Daemon) recover(ctx context.Context, active, inactive []uint32, gen uin
 			// `ctdb status` on them is right; their failures do not fail the recovery.
 			step(s.op, s.p, inactive)
 		}
+		if s.op == protocol.ControlSetVNNMap && d.opts.Databases != nil {
+			if err := d.opts.Databases.RecoverDatabases(ctx, active, gen); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -281,5 +282,39 @@ func TestWithoutClusterLock(t *testing.T) {
 	}
 	if acting != 1 {
 		t.Errorf("%d acting leaders", acting)
+	}
+}
+
+// dbHook records the recoveries it is asked to do and can fail them.
+type dbHook struct {
+	mu    sync.Mutex
+	calls [][]uint32
+	fail  int // fail this many calls first
+}
+
+func (h *dbHook) RecoverDatabases(ctx context.Context, active []uint32, gen uint32) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, append([]uint32(nil), active...))
+	if h.fail > 0 {
+		h.fail--
+		return fmt.Errorf("database recovery failed on purpose")
+	}
+	return nil
+}
+
+// TestDatabaseRecoveryHook: the leader runs the database hook in every recovery, with the
+// active nodes, and a failing hook makes the recovery retry.
+func TestDatabaseRecoveryHook(t *testing.T) {
+	hook := &dbHook{fail: 2}
+	c := newTestClusterWith(t, 3, &testCluster{dbHook: hook})
+	c.waitConverged("start")
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	if len(hook.calls) < 3 {
+		t.Fatalf("hook called %d times, want the 2 failures and a success", len(hook.calls))
+	}
+	if last := hook.calls[len(hook.calls)-1]; fmt.Sprint(last) != "[0 1 2]" {
+		t.Errorf("last recovery's active nodes %v", last)
 	}
 }

@@ -14,8 +14,10 @@ import (
 // Connection tracking: the client connections of each public address, so that the node
 // that takes an address over can tickle them (a TCP ACK with seq 0 makes the client
 // resynchronise, get a reset from the new node's kernel and reconnect at once instead
-// of waiting for TCP timeouts). Lists are kept per public address on every node, in
-// CTDB's orientation: Src is the public address (server side), Dst the client.
+// of waiting for TCP timeouts). Lists are kept per public address on every node. On the
+// wire (TCP_ADD, tickle lists, `ctdb gettickles`) they use CTDB's orientation: Src is
+// the client, Dst the public address (as smbd registers them and 10.interface reads
+// them back); incoming connections are accepted either way round.
 
 // connKey identifies a tracked connection.
 type connKey struct{ server, client netip.AddrPort }
@@ -36,7 +38,7 @@ func (d *Daemon) normalize(c protocol.Connection) (connKey, bool) {
 }
 
 func (k connKey) conn() protocol.Connection {
-	return protocol.Connection{Src: protocol.SockAddrOf(k.server), Dst: protocol.SockAddrOf(k.client)}
+	return protocol.Connection{Src: protocol.SockAddrOf(k.client), Dst: protocol.SockAddrOf(k.server)}
 }
 
 // addTickle records a connection. Runs on the loop.
