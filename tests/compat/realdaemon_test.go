@@ -129,6 +129,12 @@ func stateChanges(t *testing.T, real, ours *nscluster.Cluster, tools map[string]
 		{"-n 2 continue", "nodestatus all"},
 		{"ban 300", "nodestatus all"},
 		{"unban", "nodestatus all"},
+		{"setvar MonitorInterval 20", "getvar MonitorInterval"},
+		{"setvar MonitorInterval 15", "listvars"},
+		{"setdebug INFO", "getdebug"},
+		{"setdebug NOTICE", "getdebug"},
+		{"recover", "nodestatus all"},
+		{"statisticsreset", "runstate"},
 	}
 	for _, name := range []string{"real ctdb", "our ctdb"} {
 		tool := tools[name]
