@@ -122,12 +122,17 @@ func (d *Daemon) clientGoneTickles(cl *server.Client) {
 	}
 }
 
-// tickleControl answers the connection-tracking controls. Runs on the loop.
+// tickleControl answers the connection-tracking controls. Runs on the loop. As in
+// CTDB, adding a connection to an address outside a non-empty pool fails (-1), and
+// listing or setting the connections of one answers status 1.
 func (d *Daemon) tickleControl(req *protocol.ReqControl, payload protocol.Payload) *protocol.ReplyControl {
 	switch req.Opcode {
 	case protocol.ControlTCPAdd, protocol.ControlTCPAddDelayedUpdate, protocol.ControlTCPRemove:
 		k, ok := d.normalize(*payload.(*protocol.Connection))
 		if !ok {
+			if req.Opcode != protocol.ControlTCPRemove && len(d.pubips) > 0 {
+				return failed("not a connection to a public address")
+			}
 			return &protocol.ReplyControl{}
 		}
 		if req.Opcode == protocol.ControlTCPRemove {
@@ -138,6 +143,9 @@ func (d *Daemon) tickleControl(req *protocol.ReqControl, payload protocol.Payloa
 		return &protocol.ReplyControl{}
 	case protocol.ControlGetTCPTickleList:
 		sa := payload.(*protocol.SockAddr)
+		if _, known := d.pubips[sa.Addr.Unmap()]; !known {
+			return &protocol.ReplyControl{Status: 1, ErrMsg: "not a public address"}
+		}
 		l := &protocol.TickleList{Addr: *sa}
 		for _, k := range d.tickleList(sa.Addr.Unmap()) {
 			if sa.Port == 0 || k.server.Port() == sa.Port {
@@ -149,7 +157,7 @@ func (d *Daemon) tickleControl(req *protocol.ReqControl, payload protocol.Payloa
 		l := payload.(*protocol.TickleList)
 		addr := l.Addr.Addr.Unmap()
 		if _, known := d.pubips[addr]; !known {
-			return &protocol.ReplyControl{}
+			return &protocol.ReplyControl{Status: 1, ErrMsg: "not a public address"}
 		}
 		m := map[connKey]bool{}
 		for _, c := range l.Conns {
