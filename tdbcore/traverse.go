@@ -13,10 +13,11 @@ import (
 var ErrStopTraverse = errors.New("tdbcore: stop traverse")
 
 type travLock struct {
-	hash  uint32
-	off   uint32
-	write bool
-	walk  chainWalk
+	hash    uint32
+	off     uint32
+	write   bool
+	recover bool // check for a pending recovery first
+	walk    chainWalk
 }
 
 // Traverse calls fn for every live record in chain order (the order
@@ -62,17 +63,9 @@ func (t *DB) traverse(fn func(key, value []byte) error, write bool) (int, error)
 			return 0, err
 		}
 		defer t.unlockByte(transactionLockOff, write)
-		t.mu.Lock()
-		var err error
-		if t.needsRecovery() {
-			err = t.lockAndRecover()
-		}
-		t.mu.Unlock()
-		if err != nil {
-			return 0, err
-		}
 	}
-	tl := travLock{write: write}
+	// A pending recovery is run by the first nextLock (under t.mu).
+	tl := travLock{write: write, recover: !inAll}
 	count := 0
 	for {
 		key, val, ok, err := t.nextLock(&tl)
@@ -163,11 +156,23 @@ func (t *DB) unlockRecord(off uint32) {
 // key and value with the record's traverse lock held.
 func (t *DB) nextLock(tl *travLock) (key, val []byte, ok bool, err error) {
 	wantNext := tl.off != 0
+	// t.mu is held from chain to chain (released only to wait), so that a
+	// step of the traversal takes it once.
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tl.recover {
+		// First step: the check traverse would make right after taking
+		// the transaction lock, before any chain lock.
+		tl.recover = false
+		if t.needsRecovery() {
+			if err := t.lockAndRecover(); err != nil {
+				return nil, nil, false, err
+			}
+		}
+	}
 	for ; tl.hash < t.hashSize; tl.hash++ {
-		t.mu.Lock()
 		if tl.off == 0 && tl.hash != 0 {
 			if tl.hash = t.nextChain(tl.hash); tl.hash == t.hashSize {
-				t.mu.Unlock()
 				break
 			}
 		}
@@ -175,16 +180,22 @@ func (t *DB) nextLock(tl *travLock) (key, val []byte, ok bool, err error) {
 		lockOff := chainLockOff(tl.hash)
 		if inAll {
 			t.mu.Unlock()
-			if err := t.lockLocal(lockOff, tl.write, true); err != nil {
+			err := t.lockLocal(lockOff, tl.write, true)
+			t.mu.Lock()
+			if err != nil {
 				return nil, nil, false, err
 			}
-			t.mu.Lock()
 		} else if err := t.lockChainMu(lockOff, tl.write, true); err != nil {
-			t.mu.Unlock()
 			return nil, nil, false, err
 		}
 		key, val, ok, err = t.walkChain(tl, wantNext)
-		t.unlockChainDropMu(lockOff, tl.write, inAll)
+		if inAll {
+			t.mu.Unlock()
+			t.unlockLocal(lockOff, tl.write)
+			t.mu.Lock()
+		} else {
+			t.unlockChainMu(lockOff, tl.write)
+		}
 		if err != nil || ok {
 			if err != nil {
 				tl.off = 0
