@@ -19,6 +19,7 @@ import (
 type Options struct {
 	Node       int    // -n/--node PNN; -1 = not given (the local node)
 	NodeSet    bool   // -n was given
+	AllNodes   bool   // -n all (a ctdb-go extension: CTDB 4.17 rejects it)
 	Machine    bool   // -Y or -X: machine-readable output
 	Separator  string // -x/--separator, default "|"
 	JSON       bool   // -j/--json
@@ -130,6 +131,10 @@ type optDef struct {
 
 var optDefs = []optDef{
 	{short: 'n', long: "node", hasArg: true, numeric: true, apply: func(o *Options, v string) error {
+		if v == "all" {
+			o.AllNodes, o.NodeSet = true, true
+			return nil
+		}
 		n, err := strconv.Atoi(v)
 		o.Node, o.NodeSet = n, true
 		return err
@@ -308,6 +313,9 @@ func MainEnv(args []string, stdout, stderr io.Writer, getenv func(string) string
 		CommandUsage(stdout, cmd)
 		return 1
 	}
+	if opts.AllNodes {
+		return runOnAll(cmd, opts, rest, stdout, stderr, getenv)
+	}
 	c := &Context{Stdout: stdout, Stderr: stderr, Options: opts, Getenv: getenv, Command: cmd.Name}
 	if opts.MaxRuntime > 0 {
 		t := time.AfterFunc(time.Duration(opts.MaxRuntime)*time.Second, func() {
@@ -317,6 +325,34 @@ func MainEnv(args []string, stdout, stderr io.Writer, getenv func(string) string
 		defer t.Stop()
 	}
 	return cmd.Run(c, rest)
+}
+
+// ConnectedNodes lists the PNNs `-n all` runs a command on: the nodes the local daemon
+// reports connected, in PNN order. The admin commands set it (they hold the client).
+var ConnectedNodes func(getenv func(string) string) ([]int, error)
+
+// runOnAll runs cmd once per connected node (`-n all`), one after another; the exit
+// status is the first non-zero one. CTDB 4.17 rejects `-n all`; earlier versions had it.
+func runOnAll(cmd Command, opts Options, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if ConnectedNodes == nil {
+		fmt.Fprintln(stderr, "-n all is not available")
+		return 1
+	}
+	nodes, err := ConnectedNodes(getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	status := 0
+	for _, pnn := range nodes {
+		o := opts
+		o.Node, o.AllNodes = pnn, false
+		c := &Context{Stdout: stdout, Stderr: stderr, Options: o, Getenv: getenv, Command: cmd.Name}
+		if rc := cmd.Run(c, args); rc != 0 && status == 0 {
+			status = rc
+		}
+	}
+	return status
 }
 
 func asHelp(err error, h *helpRequest) bool {

@@ -110,3 +110,26 @@ func TestMainDispatch(t *testing.T) {
 	}()
 	Register(Command{Name: "testcmd"})
 }
+
+// TestNodeAll: -n all (a ctdb-go extension) runs a remote command once per connected
+// node, in order, and exits with the first failure.
+func TestNodeAll(t *testing.T) {
+	var ran []int
+	Register(Command{Name: "zz-each", Remote: true, MaxArgs: -1, Run: func(c *Context, _ []string) int {
+		ran = append(ran, c.Options.Node)
+		if c.Options.Node == 2 {
+			return 3
+		}
+		return 0
+	}})
+	saved := ConnectedNodes
+	defer func() { ConnectedNodes = saved }()
+	ConnectedNodes = func(func(string) string) ([]int, error) { return []int{0, 2, 5}, nil }
+	var out, errb strings.Builder
+	if rc := MainEnv([]string{"-n", "all", "zz-each"}, &out, &errb, func(string) string { return "" }); rc != 3 {
+		t.Errorf("exit %d, want 3 (the first failure)", rc)
+	}
+	if fmt.Sprint(ran) != "[0 2 5]" {
+		t.Errorf("ran on %v, want [0 2 5]", ran)
+	}
+}
