@@ -31,6 +31,7 @@ type testCluster struct {
 	nets      []*netif.Fake // per node, when publicIPs is set
 	publicIPs string        // public_addresses file contents for every node
 	dbHook    DatabaseRecoverer
+	tunables  string // ctdb.tunables contents for every node
 }
 
 func nodeConfig(t *testing.T, base string, n, pnn int) *sysconfig.Config {
@@ -77,9 +78,14 @@ func newTestClusterWith(t *testing.T, n int, c *testCluster) *testCluster {
 
 func (c *testCluster) start(i int) {
 	cfg := nodeConfig(c.t, c.base, len(c.nodes), i)
-	if c.publicIPs != "" {
+	if c.publicIPs != "" || c.tunables != "" {
 		dir := filepath.Join(c.base, fmt.Sprintf("node%d", i))
-		os.WriteFile(filepath.Join(dir, "public_addresses"), []byte(c.publicIPs), 0o644)
+		if c.publicIPs != "" {
+			os.WriteFile(filepath.Join(dir, "public_addresses"), []byte(c.publicIPs), 0o644)
+		}
+		if c.tunables != "" {
+			os.WriteFile(filepath.Join(dir, "ctdb.tunables"), []byte(c.tunables), 0o644)
+		}
 		cfg = nodeConfig(c.t, c.base, len(c.nodes), i)
 	}
 	opts := Options{Transport: c.net.Transport(uint32(i)), Lock: c.lock.For(fmt.Sprint(i)), Socket: "-", Databases: c.dbHook}

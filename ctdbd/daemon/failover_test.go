@@ -177,3 +177,20 @@ func TestTicklesFollowTheAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestNoIPFailback: with NoIPFailback=1, addresses stay where they are when a node
+// returns; without it they are spread again (TestPublicAddressFailover).
+func TestNoIPFailback(t *testing.T) {
+	c := newTestClusterWith(t, 3, &testCluster{publicIPs: sixAddresses, tunables: "NoIPFailback=1\n"})
+	c.waitConverged("start")
+	c.waitAddresses("at start", nil, 2, 2)
+	c.stop(1)
+	c.waitAddresses("after node 1 stopped", map[int]bool{1: true}, 3, 3)
+	before := fmt.Sprint(c.holders())
+	c.start(1)
+	c.waitConverged("after node 1 came back")
+	time.Sleep(500 * time.Millisecond) // several takeover-run opportunities
+	if after := fmt.Sprint(c.holders()); after != before {
+		t.Errorf("addresses moved back with NoIPFailback: before %s, after %s", before, after)
+	}
+}
