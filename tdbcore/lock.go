@@ -20,12 +20,14 @@ import (
 // handle would not exclude each other through the kernel. An in-process
 // table adds that exclusion: every lock is first taken in the table (which
 // blocks goroutines of this handle) and the kernel lock is taken by the
-// first holder and dropped by the last one. The table has two parts:
+// first holder and dropped by the last one. The table has three parts:
 // chainTable (chain locks and the all-record lock, the hot path) is
 // guarded by the handle mutex t.mu, so that an operation takes one mutex
-// for its chain lock, its body and its unlock; lockTable (every other
-// byte lock, and the chain locks between goroutines inside an all-record
-// lock) has its own mutex, which may be taken while t.mu is held.
+// for its chain lock, its body and its unlock; the record locks of
+// traversals are counted in t.travPos, also under t.mu (see lockRecord);
+// lockTable (the open, active and transaction locks, and the chain locks
+// between goroutines inside an all-record lock) has its own mutex, which
+// may be taken while t.mu is held.
 
 type lockEnt struct {
 	readers int32
