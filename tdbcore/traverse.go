@@ -212,12 +212,17 @@ func (t *DB) nextLock(tl *travLock) (key, val []byte, ok bool, err error) {
 func (t *DB) nextChain(h uint32) uint32 {
 	if t.tx == nil && uint64(len(t.m)) >= uint64(dataStart(t.hashSize)) {
 		// The common case, straight from the mapping.
+		le := binary.LittleEndian
 		tab := t.m[hashTop(h):dataStart(t.hashSize)]
-		for len(tab) >= 8 && binary.LittleEndian.Uint64(tab) == 0 {
+		for len(tab) >= 32 && le.Uint64(tab)|le.Uint64(tab[8:])|le.Uint64(tab[16:])|le.Uint64(tab[24:]) == 0 {
+			tab = tab[32:]
+			h += 8
+		}
+		for len(tab) >= 8 && le.Uint64(tab) == 0 {
 			tab = tab[8:]
 			h += 2
 		}
-		if len(tab) >= 4 && binary.LittleEndian.Uint32(tab) == 0 {
+		if len(tab) >= 4 && le.Uint32(tab) == 0 {
 			h++
 		}
 		return h
