@@ -382,8 +382,11 @@ func (d *Daemon) takeoverRun(ctx context.Context, nodes []uint32, cfg takeover.C
 	if takeover.CanHostIPs(infos) {
 		layout := takeover.Allocate(cfg, infos)
 		holder := map[netip.Addr]uint32{}
+		views := make([]map[netip.Addr]uint32, len(infos)) // each node's idea of the holders
 		for pnn, n := range infos {
+			views[pnn] = map[netip.Addr]uint32{}
 			for _, ip := range n.Known {
+				views[pnn][ip.Addr] = ip.PNN
 				if ip.PNN == uint32(pnn) {
 					holder[ip.Addr] = uint32(pnn)
 				}
@@ -435,6 +438,22 @@ func (d *Daemon) takeoverRun(ctx context.Context, nodes []uint32, cfg takeover.C
 				}
 			}
 			each(others, func(pnn uint32) error { return send(protocol.ControlTakeoverIP, pnn, a) })
+		}
+		// Addresses that stay where they are: tell the nodes whose view of the holder
+		// is stale (a node that joined since, or missed a run) who holds them, as
+		// CTDB's RELEASE_IP to every non-owner does, so that `ctdb ip` agrees
+		// everywhere.
+		for _, a := range layout {
+			if h, ok := holder[a.Addr]; !ok || h != a.PNN {
+				continue // moved: told above
+			}
+			var stale []uint32
+			for _, k := range a.KnownOn {
+				if inRun[k] && k != a.PNN && views[k][a.Addr] != a.PNN {
+					stale = append(stale, k)
+				}
+			}
+			each(stale, func(pnn uint32) error { return send(protocol.ControlReleaseIP, pnn, a) })
 		}
 	}
 	return each(nodes, func(pnn uint32) error {
