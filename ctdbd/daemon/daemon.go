@@ -135,6 +135,7 @@ type Daemon struct {
 	takeoverCancel     context.CancelFunc
 	tickles            map[netip.Addr]map[connKey]bool
 	lastTicklePush     time.Time
+	ipstate            ipState // interfaces, link overrides, takeover-run requests (own mutex)
 
 	// failControl, set by tests, makes this node fail the controls it returns true for.
 	failControl func(protocol.Opcode) bool
@@ -157,6 +158,7 @@ func New(cfg *sysconfig.Config, opts Options) (*Daemon, error) {
 		loop: make(chan func(), 1024), stopping: make(chan struct{}),
 		srvids: map[uint64]map[uint32]*server.Client{}, pending: map[uint32]func(*protocol.ReplyControl){},
 		culprits: map[uint32]*culprit{}, tickles: map[netip.Addr]map[connKey]bool{},
+		ipstate: ipState{links: map[string]linkSetting{}},
 		runstate: protocol.RunstateInit, recmode: protocol.RecoveryActive,
 		vnnmap: protocol.VNNMap{Generation: protocol.InvalidGeneration},
 	}

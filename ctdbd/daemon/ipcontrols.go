@@ -7,12 +7,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-	"weak"
 
 	"github.com/ctdb-go/ctdb/ctdbd/protocol"
 	"github.com/ctdb-go/ctdb/sysconfig"
@@ -55,21 +53,8 @@ type srvidPeer struct {
 	srvid uint64
 }
 
-// ipStates holds each Daemon's ipState without keeping the Daemon alive.
-// TODO(lead): a field of Daemon would be simpler; daemon.go is not ours to edit.
-var ipStates sync.Map // weak.Pointer[Daemon] -> *ipState
-
-func (d *Daemon) ipx() *ipState {
-	key := weak.Make(d)
-	if v, ok := ipStates.Load(key); ok {
-		return v.(*ipState)
-	}
-	v, loaded := ipStates.LoadOrStore(key, &ipState{links: map[string]linkSetting{}})
-	if !loaded {
-		runtime.AddCleanup(d, func(k weak.Pointer[Daemon]) { ipStates.Delete(k) }, key)
-	}
-	return v.(*ipState)
-}
+// ipx returns the daemon's ipState (created in New).
+func (d *Daemon) ipx() *ipState { return &d.ipstate }
 
 // seedIfaces fills the interface list from the configured pool, once. Caller holds mu.
 func (x *ipState) seedIfaces(pool []sysconfig.PublicAddress) {
