@@ -158,7 +158,7 @@ func New(cfg *sysconfig.Config, opts Options) (*Daemon, error) {
 		loop: make(chan func(), 1024), stopping: make(chan struct{}),
 		srvids: map[uint64]map[uint32]*server.Client{}, pending: map[uint32]func(*protocol.ReplyControl){},
 		culprits: map[uint32]*culprit{}, tickles: map[netip.Addr]map[connKey]bool{},
-		ipstate: ipState{links: map[string]linkSetting{}},
+		ipstate:  ipState{links: map[string]linkSetting{}},
 		runstate: protocol.RunstateInit, recmode: protocol.RecoveryActive,
 		vnnmap: protocol.VNNMap{Generation: protocol.InvalidGeneration},
 	}
