@@ -214,7 +214,9 @@ func (t *DB) findDead(hash, length uint32) (uint32, record, uint32, error) {
 		if err != nil {
 			return 0, r, 0, err
 		}
-		if r.dead() && uint64(r.recLen) >= need && (bestPtr == 0 || r.recLen < best.recLen) {
+		// A dead record a traversal of this handle stands on is not reused: the
+		// traversal continues from it, and reuse would move it to the chain's head.
+		if r.dead() && uint64(r.recLen) >= need && (bestPtr == 0 || r.recLen < best.recLen) && t.travEnt(ptr) == nil {
 			best, bestPtr, bestLast = r, ptr, last
 		}
 		if err := w.step(ptr, r.next); err != nil {

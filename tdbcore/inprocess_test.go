@@ -19,10 +19,9 @@ import (
 // the counters must be exact and the file must pass Check and tdbtool
 // check.
 //
-// Not covered here (known gaps, not part of this test): MaxDead > 0,
-// where a store may reuse the dead record a traversal stands on and the
-// traversal then reports a false chain loop; and Chain locks taken inside
-// an all-record lock of the handle, which UnlockAll does not wait for.
+// Not covered here: MaxDead > 0 (see TestMaxDeadStoreDuringTraverse), and
+// chain locks taken inside an all-record lock of the handle, which UnlockAll
+// does not wait for (a known gap).
 func TestSharedHandleGoroutines(t *testing.T) {
 	t.Run("counters", func(t *testing.T) { sharedHandle(t, true, false) })
 	t.Run("lockall", func(t *testing.T) { sharedHandle(t, false, true) })
