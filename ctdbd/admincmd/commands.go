@@ -182,14 +182,23 @@ func (t *tool) printTunable(name string) int {
 	return 0
 }
 
-func cmdGetvar(t *tool, args []string) int {
+// requireTunable checks name against the daemon's tunable list, printing 4.17's "No
+// such tunable" (exit 1) for an unknown or obsolete one.
+func (t *tool) requireTunable(name string) int {
 	names, r := t.listTunables()
 	if r != 0 {
 		return r
 	}
-	if !knownTunable(names, args[0]) {
-		fmt.Fprintf(t.out, "No such tunable %s\n", args[0])
+	if !knownTunable(names, name) {
+		fmt.Fprintf(t.out, "No such tunable %s\n", name)
 		return 1
+	}
+	return 0
+}
+
+func cmdGetvar(t *tool, args []string) int {
+	if r := t.requireTunable(args[0]); r != 0 {
+		return r
 	}
 	return t.printTunable(args[0])
 }
@@ -206,13 +215,8 @@ func cmdListvars(t *tool, _ []string) int {
 }
 
 func cmdSetvar(t *tool, args []string) int {
-	names, r := t.listTunables()
-	if r != 0 {
+	if r := t.requireTunable(args[0]); r != 0 {
 		return r
-	}
-	if !knownTunable(names, args[0]) {
-		fmt.Fprintf(t.out, "No such tunable %s\n", args[0])
-		return 1
 	}
 	v, errno := strtoul(args[1])
 	if errno != 0 {

@@ -20,7 +20,7 @@ type clientHandler struct{ d *Daemon }
 
 func (h clientHandler) Control(c *server.Client, hdr protocol.Header, req *protocol.ReqControl) *protocol.ReplyControl {
 	d := h.d
-	st := statsOf(d)
+	st := (&d.stats)
 	st.clientControls.Add(1)
 	if req.Opcode == protocol.ControlSetRecMode && isRecModeActive(req.Data) {
 		// `ctdb recover`, to this node or (forwarded) to another one: the leader
@@ -88,7 +88,7 @@ func (h clientHandler) Packet(c *server.Client, hdr protocol.Header, p protocol.
 	d := h.d
 	switch p := p.(type) {
 	case *protocol.ReqMessage:
-		statsOf(d).clientMessages.Add(1)
+		(&d.stats).clientMessages.Add(1)
 		if p.SrvID == protocol.SrvIDEventRun && (hdr.DestNode == protocol.CurrentNode || hdr.DestNode == d.self) {
 			go d.handleEventRun(c, p)
 			return
@@ -312,7 +312,7 @@ func (d *Daemon) localControl(hdr protocol.Header, req *protocol.ReqControl) *pr
 	case protocol.ControlStatistics:
 		return ok(d.statistics())
 	case protocol.ControlStatisticsReset:
-		statsOf(d).reset()
+		(&d.stats).reset()
 		return &protocol.ReplyControl{}
 	case protocol.ControlGetDBMap:
 		return ok(&protocol.DBMap{})
@@ -344,7 +344,7 @@ func (d *Daemon) localControl(hdr protocol.Header, req *protocol.ReqControl) *pr
 		return &protocol.ReplyControl{}
 	case protocol.ControlEndRecovery:
 		d.recFinished = time.Now()
-		statsOf(d).recoveries.Add(1)
+		(&d.stats).recoveries.Add(1)
 		d.recovered()
 		return &protocol.ReplyControl{}
 	case protocol.ControlStopNode:
@@ -549,13 +549,11 @@ func (s *adminStats) reset() {
 	s.mu.Unlock()
 }
 
-func statsOf(d *Daemon) *adminStats { return &d.stats }
-
 // statistics fills what the daemon knows of struct ctdb_statistics; the
 // counters of packets between nodes, calls and locks stay zero until the
 // transport and database layers count them. Runs on the loop.
 func (d *Daemon) statistics() *protocol.Statistics {
-	st := statsOf(d)
+	st := (&d.stats)
 	s := &protocol.Statistics{}
 	if d.srv != nil {
 		s.NumClients = uint32(len(d.srv.Clients()))

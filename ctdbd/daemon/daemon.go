@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -248,7 +249,7 @@ func (d *Daemon) setupLock() error {
 	if dir == "" {
 		dir = helperDir()
 	}
-	s, err := clusterlock.ParseSpec(spec, dir+"/"+clusterlock.DefaultFcntlHelper)
+	s, err := clusterlock.ParseSpec(spec, filepath.Join(dir, clusterlock.DefaultFcntlHelper))
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
@@ -261,21 +262,12 @@ func (d *Daemon) setupLock() error {
 // packaged location.
 func helperDir() string {
 	if exe, err := os.Executable(); err == nil {
-		dir := exe[:len(exe)-len("/"+baseName(exe))]
-		if _, err := os.Stat(dir + "/" + clusterlock.DefaultFcntlHelper); err == nil {
+		dir := filepath.Dir(exe)
+		if _, err := os.Stat(filepath.Join(dir, clusterlock.DefaultFcntlHelper)); err == nil {
 			return dir
 		}
 	}
 	return "/usr/libexec/ctdb"
-}
-
-func baseName(p string) string {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '/' {
-			return p[i+1:]
-		}
-	}
-	return p
 }
 
 // logWriter turns a helper's stderr lines into log records.

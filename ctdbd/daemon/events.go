@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ctdb-go/ctdb/runner"
@@ -70,10 +71,6 @@ func (e RunnerEvents) RunFor(ctx context.Context, timeout time.Duration, event r
 func (e RunnerEvents) Notify(ctx context.Context, kind string) { e.R.Notify(ctx, kind) }
 
 func firstLine(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' {
-			return s[:i]
-		}
-	}
-	return s
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
